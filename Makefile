@@ -1,0 +1,42 @@
+# Every target uses the project-local virtual environment in .venv.
+VENV        ?= .venv
+PYTHON      := $(VENV)/bin/python
+SPARK_SUBMIT := $(VENV)/bin/spark-submit
+DATA_DIR    ?= data/mnist
+RUN_DIR     ?= runs/train-k$(K)
+K           ?= 16
+SEED        ?= 1
+PYTEST_ARGS ?=
+
+# spark-submit reads conf/spark-defaults.conf and conf/log4j2.properties from here, and runs
+# the driver and the executors' Python workers with the venv's interpreter.
+export SPARK_CONF_DIR        := $(CURDIR)/conf
+export PYSPARK_PYTHON        := $(CURDIR)/$(PYTHON)
+export PYSPARK_DRIVER_PYTHON := $(CURDIR)/$(PYTHON)
+
+.PHONY: setup fetch run test lint package clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	$(PYTHON) -m pip install --quiet --upgrade pip
+	$(PYTHON) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+fetch: setup
+	$(PYTHON) jobs/fetch_mnist.py --data-dir $(DATA_DIR)
+
+run: fetch
+	$(SPARK_SUBMIT) jobs/train.py --config conf/train.toml --input $(DATA_DIR) \
+		--k $(K) --seed $(SEED) --output $(RUN_DIR) --overwrite
+
+test: setup
+	$(PYTHON) -m pytest $(PYTEST_ARGS)
+
+lint: setup
+	$(VENV)/bin/ruff check kmeans_spark jobs tests
+	$(VENV)/bin/mypy kmeans_spark
+
+clean:
+	rm -rf build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache spark-warehouse

@@ -1,0 +1,117 @@
+"""Labelling centroids with true digits, and classifying held-out digits by nearest centroid."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from kmeans_spark.blocks import DigitBlock, DigitBlocks
+from kmeans_spark.distances import PreparedCentroids, assign_nearest
+from kmeans_spark.schema import N_CLASSES, UNLABELLED
+
+
+def majority_labels(label_counts: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """The most common true label of each cluster, ties to the smaller label.
+
+    Parameters
+    ----------
+    label_counts : ndarray of int, shape (k, 10)
+        True labels of the training points of each cluster.
+
+    Returns
+    -------
+    ndarray of int64, shape (k,)
+        ``-1`` for a cluster without labelled points.
+    """
+    counts = np.asarray(label_counts)
+    labels = np.argmax(counts, axis=1).astype(np.int64)  # argmax keeps the first maximum
+    labels[counts.sum(axis=1) == 0] = UNLABELLED
+    return labels
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """How nearest-centroid classification did on a set of labelled digits.
+
+    Attributes
+    ----------
+    confusion : ndarray of int64, shape (10, 11)
+        ``confusion[t, p]``: digits of true label ``t`` classified as ``p``;
+        column 10 counts digits whose nearest centroid has no label.
+    cluster_sizes : ndarray of int64, shape (k,)
+        Evaluated digits nearest to each centroid.
+    unlabelled : int
+        Digits without a true label, classified but not scored.
+    """
+
+    confusion: npt.NDArray[np.int64]
+    cluster_sizes: npt.NDArray[np.int64]
+    unlabelled: int
+
+    @property
+    def size(self) -> int:
+        """Number of labelled digits evaluated."""
+        return int(self.confusion.sum())
+
+    @property
+    def errors(self) -> int:
+        return self.size - int(np.trace(self.confusion[:, :N_CLASSES]))
+
+    @property
+    def error_rate(self) -> float:
+        """Misclassified digits over digits evaluated (NaN when none were)."""
+        return self.errors / self.size if self.size else float("nan")
+
+
+def evaluate_block(
+    block: DigitBlock, prepared: PreparedCentroids, centroid_labels: npt.NDArray[np.int64]
+) -> Evaluation:
+    """Classify one block by nearest centroid and count the outcomes."""
+    assigned = assign_nearest(block.pixels, block.sq_norms, prepared)
+    predicted = centroid_labels[assigned]
+    predicted = np.where(predicted < 0, N_CLASSES, predicted)
+    known = block.labels >= 0
+    pairs = block.labels[known].astype(np.int64) * (N_CLASSES + 1) + predicted[known]
+    confusion = np.bincount(pairs, minlength=N_CLASSES * (N_CLASSES + 1))
+    return Evaluation(
+        confusion.reshape(N_CLASSES, N_CLASSES + 1),
+        np.bincount(assigned, minlength=prepared.k).astype(np.int64),
+        int((~known).sum()),
+    )
+
+
+def _merge(left: Evaluation, right: Evaluation) -> Evaluation:
+    return Evaluation(
+        left.confusion + right.confusion,
+        left.cluster_sizes + right.cluster_sizes,
+        left.unlabelled + right.unlabelled,
+    )
+
+
+def evaluate(
+    blocks: DigitBlocks, centroids: npt.NDArray[np.float64], centroid_labels: npt.ArrayLike
+) -> Evaluation:
+    """Classify cached digits by their nearest centroid's label, in one Spark pass.
+
+    Parameters
+    ----------
+    blocks : DigitBlocks
+    centroids : ndarray of float64, shape (k, 784)
+    centroid_labels : array_like of int, shape (k,)
+        Label of each centroid, ``-1`` for none.
+
+    Returns
+    -------
+    Evaluation
+    """
+    labels = np.asarray(centroid_labels, dtype=np.int64)
+    context = blocks.rdd.context
+    prepared = context.broadcast(PreparedCentroids.of(centroids))
+    try:
+        return blocks.rdd.map(lambda kv: evaluate_block(kv[1], prepared.value, labels)).treeReduce(
+            _merge
+        )
+    finally:
+        prepared.destroy()

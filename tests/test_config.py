@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+import argparse
+
+import pytest
+
+from kmeans_spark.config import load_toml, resolve_options
+from kmeans_spark.errors import UsageError
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser()
+    p.add_argument("--config")
+    p.add_argument("--k", type=int)
+    p.add_argument("--tol", type=float)
+    p.add_argument("--split", choices=["head", "random"])
+    p.add_argument("--overwrite", action="store_true", default=None)
+    return p
+
+
+def resolve(argv: list[str], config: str | None = None) -> dict:
+    p = parser()
+    return resolve_options(p, p.parse_args(argv), {"k": 16, "tol": 0.0, "split": "head"}, config)
+
+
+def test_command_line_beats_file_beats_defaults(tmp_path) -> None:
+    config = tmp_path / "train.toml"
+    config.write_text('k = 10\nsplit = "random"\noverwrite = true\n')
+    options = resolve(["--k", "12"], str(config))
+    assert options == {"k": 12, "tol": 0.0, "split": "random", "overwrite": True}
+    assert resolve([]) == {"k": 16, "tol": 0.0, "split": "head", "overwrite": None}
+
+
+def test_dashed_keys_are_accepted(tmp_path) -> None:
+    config = tmp_path / "train.toml"
+    config.write_text("max-iter = 5\n")
+    assert load_toml(config) == {"max_iter": 5}
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("kk = 3\n", "unknown option 'kk'"),
+        ('k = "three"\n', "expected a number"),
+        ("k = 2.5\n", "expected an integer"),
+        ('split = "tail"\n', "not one of head, random"),
+        ('overwrite = "yes"\n', "expected true or false"),
+        ("k = \n", "not valid TOML"),
+    ],
+)
+def test_bad_config_files(tmp_path, text, message) -> None:
+    config = tmp_path / "bad.toml"
+    config.write_text(text)
+    with pytest.raises(UsageError, match=message):
+        resolve([], str(config))
+
+
+def test_missing_config_file(tmp_path) -> None:
+    with pytest.raises(UsageError, match="does not exist"):
+        resolve([], str(tmp_path / "nope.toml"))
+
+
+def test_shipped_train_config_is_valid() -> None:
+    from conftest import REPO_ROOT
+
+    from jobs.train import build_parser
+
+    p = build_parser()
+    options = resolve_options(p, p.parse_args([]), {}, str(REPO_ROOT / "conf" / "train.toml"))
+    assert options["k"] == 16 and options["split"] == "head"

@@ -1,0 +1,105 @@
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+
+import numpy as np
+from numpy.testing import assert_array_equal
+
+from kmeans_spark.blocks import squared_norms
+from kmeans_spark.distances import (
+    PreparedCentroids,
+    assign_nearest,
+    reference_sq_distance,
+    sq_distances_to_assigned,
+)
+
+
+def brute_force(pixels: np.ndarray, centroids: np.ndarray) -> np.ndarray:
+    """argmin of the reference distance, ties to the smaller index, one pair at a time."""
+    labels = []
+    for row in pixels:
+        distances = [reference_sq_distance(row, c) for c in centroids]
+        labels.append(int(np.argmin(distances)))
+    return np.array(labels)
+
+
+def test_reference_distance_is_correctly_rounded() -> None:
+    rng = np.random.default_rng(3)
+    point = rng.integers(0, 256, 784).astype(np.uint8)
+    centroid = rng.random(784) * 255
+    pairs = zip(point, centroid, strict=True)
+    exact = sum((Fraction(int(p)) - Fraction(float(c))) ** 2 for p, c in pairs)
+    # fsum of rounded squares: within a few ulps of the exact rational value.
+    assert math.isclose(reference_sq_distance(point, centroid), float(exact), rel_tol=1e-14)
+
+
+def test_assign_nearest_matches_brute_force_on_random_digits() -> None:
+    rng = np.random.default_rng(0)
+    pixels = rng.integers(0, 256, (300, 784)).astype(np.uint8)
+    centroids = rng.random((7, 784)) * 255
+    labels = assign_nearest(pixels, squared_norms(pixels), PreparedCentroids.of(centroids), 64)
+    assert_array_equal(labels, brute_force(pixels, centroids))
+
+
+def test_exact_ties_go_to_the_smaller_index() -> None:
+    pixels = np.zeros((3, 784), dtype=np.uint8)
+    pixels[:, 0] = [0, 10, 20]
+    centroids = np.zeros((3, 784))
+    centroids[0, 0] = 15.0  # equidistant from 10 and 20 with centroid 2 for the points below
+    centroids[1, 0] = 5.0
+    centroids[2, 0] = 5.0  # a duplicate of centroid 1
+    labels = assign_nearest(pixels, squared_norms(pixels), PreparedCentroids.of(centroids))
+    # 0 -> 5 (centroid 1, tie with its duplicate 2); 10 -> tie 5 vs 15: smaller index 0;
+    # 20 -> 15 (centroid 0).
+    assert_array_equal(labels, [1, 0, 0])
+
+
+def test_near_ties_that_float32_gets_wrong_are_rechecked() -> None:
+    rng = np.random.default_rng(1)
+    pixels = rng.integers(0, 256, (400, 784)).astype(np.uint8)
+    base = rng.random((1, 784)) * 255
+    # Centroids a hair apart: their float32 distances are dominated by rounding.
+    centroids = np.vstack([base + 1e-6 * rng.standard_normal((1, 784)) for _ in range(4)])
+    expected = brute_force(pixels, centroids)
+    float32_only = np.argmin(
+        (centroids.astype(np.float32) ** 2).sum(1)
+        - 2 * (pixels.astype(np.float32) @ centroids.astype(np.float32).T),
+        axis=1,
+    )
+    assert (float32_only != expected).any(), "the case must be hard for plain float32"
+    labels = assign_nearest(pixels, squared_norms(pixels), PreparedCentroids.of(centroids))
+    assert_array_equal(labels, expected)
+
+
+def test_assignment_does_not_depend_on_chunking() -> None:
+    rng = np.random.default_rng(2)
+    pixels = rng.integers(0, 256, (257, 784)).astype(np.uint8)
+    prepared = PreparedCentroids.of(rng.random((5, 784)) * 255)
+    norms = squared_norms(pixels)
+    whole = assign_nearest(pixels, norms, prepared, 1000)
+    for chunk in (1, 16, 100):
+        assert_array_equal(assign_nearest(pixels, norms, prepared, chunk), whole)
+    halves = np.concatenate(
+        [
+            assign_nearest(pixels[:100], norms[:100], prepared),
+            assign_nearest(pixels[100:], norms[100:], prepared),
+        ]
+    )
+    assert_array_equal(halves, whole)
+
+
+def test_empty_block() -> None:
+    pixels = np.zeros((0, 784), dtype=np.uint8)
+    labels = assign_nearest(pixels, squared_norms(pixels), PreparedCentroids.of(np.ones((2, 784))))
+    assert labels.shape == (0,)
+
+
+def test_sq_distances_to_assigned() -> None:
+    pixels = np.zeros((2, 784), dtype=np.uint8)
+    pixels[0, :2] = [3, 4]
+    pixels[1, 0] = 1
+    centroids = np.zeros((2, 784))
+    centroids[1, 0] = 2.0
+    distances = sq_distances_to_assigned(pixels, np.array([0, 1]), centroids)
+    np.testing.assert_allclose(distances, [25.0, 1.0])
