@@ -141,10 +141,45 @@ def partition_of_key(key: int) -> int:
     return key
 
 
-def _pack_partition(
-    index: int, rows: Iterable[tuple[int, Row]]
+def concat_blocks(blocks: Iterable[DigitBlock]) -> DigitBlock:
+    """One block holding the rows of several, sorted by id."""
+    parts = list(blocks)
+    if not parts:
+        return block_from_rows([])
+    ids = np.concatenate([b.ids for b in parts])
+    order = np.argsort(ids, kind="stable")
+    return DigitBlock(
+        ids[order],
+        np.concatenate([b.labels for b in parts])[order],
+        np.ascontiguousarray(np.concatenate([b.pixels for b in parts])[order]),
+        np.concatenate([b.sq_norms for b in parts])[order],
+    )
+
+
+def _split_for_partitions(
+    partitions: int,
+) -> Callable[[Iterable[Row]], Iterator[tuple[int, DigitBlock]]]:
+    """Pack an input partition's rows into one sub-block per target partition.
+
+    Rows become numpy arrays where they are read, so the shuffle that places them
+    moves a few large arrays instead of one Python object per digit.
+    """
+
+    def run(rows: Iterable[Row]) -> Iterator[tuple[int, DigitBlock]]:
+        block = block_from_rows(rows)
+        targets = block.ids % partitions
+        for target in range(partitions):
+            part = block.select(targets == target)
+            if len(part):
+                yield target, part
+
+    return run
+
+
+def _merge_partition(
+    index: int, parts: Iterable[tuple[int, DigitBlock]]
 ) -> Iterator[tuple[int, DigitBlock]]:
-    yield index, block_from_rows(row for _, row in rows)
+    yield index, concat_blocks(part for _, part in parts)
 
 
 @dataclass
@@ -217,9 +252,10 @@ def to_blocks(rows: RDD[Row], num_partitions: int | None = None) -> DigitBlocks:
     partitions = num_partitions or rows.context.defaultParallelism
     if partitions < 1:
         raise ValueError(f"num_partitions must be >= 1, got {partitions}")
-    keyed = rows.map(lambda row: (row[0] % partitions, row))
-    blocks = keyed.partitionBy(partitions, partition_of_key).mapPartitionsWithIndex(
-        _pack_partition, preservesPartitioning=True
+    blocks = (
+        rows.mapPartitions(_split_for_partitions(partitions))
+        .partitionBy(partitions, partition_of_key)
+        .mapPartitionsWithIndex(_merge_partition, preservesPartitioning=True)
     )
     result = _cache_and_summarise(blocks)
     if result.num_digits == 0:

@@ -121,8 +121,8 @@ def _split_items(
         key = item_key
         if isinstance(value, DigitBlock):
             block = value
-        else:
-            previous = value
+        else:  # the output of the previous pass: (assignment, partials)
+            previous = value[0]
     if block is None:
         raise RuntimeError(f"partition {key} holds no digit block: partitioning was lost")
     if previous is not None and previous.shape[0] != len(block):
@@ -195,7 +195,7 @@ class LloydRunner:
         prepared = self.context.broadcast(PreparedCentroids.of(centroids))
         source: RDD[tuple[int, Any]] = self.blocks.rdd
         if self._previous is not None:
-            source = source.union(self._previous.mapValues(lambda output: output[0]))
+            source = source.union(self._previous)
         passed = source.mapPartitions(_assign_and_sum(prepared), preservesPartitioning=True)
         if keep_assignment:
             passed.persist(StorageLevel.MEMORY_AND_DISK)
@@ -232,7 +232,7 @@ class LloydRunner:
         """
         if self._previous is None:
             raise RuntimeError("farthest_points needs a kept assignment")
-        source = self.blocks.rdd.union(self._previous.mapValues(lambda output: output[0]))
+        source = self.blocks.rdd.union(self._previous)
         candidates = source.mapPartitions(_farthest_points(centroids, count)).collect()
         best = heapq.nsmallest(count, candidates, key=lambda c: (-c[0], c[1]))
         return [(d, i, c, np.frombuffer(p, dtype=np.uint8)) for d, i, c, p in best]
