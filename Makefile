@@ -14,7 +14,7 @@ export SPARK_CONF_DIR        := $(CURDIR)/conf
 export PYSPARK_PYTHON        := $(CURDIR)/$(PYTHON)
 export PYSPARK_DRIVER_PYTHON := $(CURDIR)/$(PYTHON)
 
-.PHONY: setup fetch run test lint package clean
+.PHONY: setup fetch run test lint bench bench-quick clean
 
 setup: $(VENV)/.installed
 
@@ -33,6 +33,16 @@ run: fetch
 
 test: setup
 	$(PYTHON) -m pytest $(PYTEST_ARGS)
+
+# Benchmarks print and save their figures (benchmark.json, .md, .png); they are not tests.
+BENCH_INPUT ?= $(DATA_DIR)
+bench: fetch
+	$(SPARK_SUBMIT) --driver-memory 12g jobs/benchmark.py --input $(BENCH_INPUT) \
+		--output runs/benchmark --overwrite
+
+bench-quick: fetch
+	$(SPARK_SUBMIT) jobs/benchmark.py --input $(BENCH_INPUT) --output runs/benchmark-quick \
+		--quick --overwrite
 
 lint: setup
 	$(VENV)/bin/ruff check kmeans_spark jobs tests

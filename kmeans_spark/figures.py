@@ -60,3 +60,34 @@ def centroid_grid(
     figure.suptitle(f"k = {k} centroids with their inferred labels", fontsize=11)
     figure.tight_layout()
     return figure
+
+
+def seconds_per_iteration_plot(records: list[dict[str, object]]) -> Figure:
+    """Seconds per Lloyd iteration against n, one panel per k, one line per system.
+
+    Parameters
+    ----------
+    records : list of dict
+        ``benchmark.json`` records: ``system``, ``n``, ``k``, ``seconds_per_iteration``.
+    """
+    ks = sorted({int(str(r["k"])) for r in records})
+    figure, axes = plt.subplots(1, len(ks), figsize=(4.5 * len(ks), 4), squeeze=False)
+    for axis, k in zip(axes[0], ks, strict=True):
+        systems = sorted({str(r["system"]) for r in records if r["k"] == k})
+        for system in systems:
+            points = sorted(
+                (int(str(r["n"])), float(str(r["seconds_per_iteration"])))
+                for r in records
+                if r["k"] == k and r["system"] == system and r["seconds_per_iteration"] is not None
+            )
+            if points:
+                axis.plot(*zip(*points, strict=True), marker="o", label=system)
+        axis.set_xscale("log")
+        axis.set_yscale("log")
+        axis.set_xlabel("digits (n)")
+        axis.set_ylabel("seconds per iteration")
+        axis.set_title(f"k = {k}")
+        axis.grid(True, which="both", alpha=0.3)
+        axis.legend(fontsize=8)
+    figure.tight_layout()
+    return figure
