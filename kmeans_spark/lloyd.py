@@ -33,6 +33,7 @@ from kmeans_spark.blocks import DigitBlock, DigitBlocks
 from kmeans_spark.distances import PreparedCentroids, assign_nearest, sq_distances_to_assigned
 from kmeans_spark.errors import UsageError, raise_input_errors
 from kmeans_spark.partials import ClusterTotals, partial_sums
+from kmeans_spark.resident import ResidentBlock, ResidentBlocks, is_missing_copy
 from kmeans_spark.schema import N_PIXELS
 
 logger = logging.getLogger(__name__)
@@ -121,6 +122,8 @@ def _split_items(
         key = item_key
         if isinstance(value, DigitBlock):
             block = value
+        elif isinstance(value, ResidentBlock):
+            block = value.load()
         else:  # the output of the previous pass: (assignment, partials)
             previous = value[0]
     if block is None:
@@ -174,17 +177,50 @@ class LloydRunner:
         The training digits.
     k : int
         Number of clusters.
+    resident : bool
+        Read the blocks from executor-local memory-mapped copies
+        (:mod:`kmeans_spark.resident`) instead of streaming them from Spark's
+        cache on every pass. Same results, less time per pass.
     """
 
-    def __init__(self, blocks: DigitBlocks, k: int) -> None:
+    _MISSING_COPY_RETRIES = 2
+
+    def __init__(self, blocks: DigitBlocks, k: int, resident: bool = True) -> None:
         self.blocks = blocks
         self.k = k
         self.context = blocks.rdd.context
         self.reduce_partitions = max(1, min(k, self.context.defaultParallelism))
+        self.resident = ResidentBlocks(blocks) if resident else None
         self._previous: RDD[tuple[int, PassOutput]] | None = None
         # A kept pass's RDD is serialised into later tasks with its function, and
         # with it the broadcast it read: that broadcast lives as long as the pass.
         self._previous_broadcast: Broadcast[PreparedCentroids] | None = None
+
+    def _source(self) -> RDD[tuple[int, Any]]:
+        """Blocks (or references to their local copies), beside the kept assignment if any."""
+        source: RDD[tuple[int, Any]]
+        if self.resident is not None and self.resident.rdd is not None:
+            source = self.resident.rdd
+        else:
+            source = self.blocks.rdd
+        return source if self._previous is None else source.union(self._previous)
+
+    def _with_local_copies(self, action: Callable[[], Any]) -> Any:
+        """Run ``action``; if a task found no local copy of its block, rewrite them and retry."""
+        for attempt in range(self._MISSING_COPY_RETRIES + 1):
+            try:
+                with raise_input_errors():
+                    return action()
+            except Exception as exc:
+                if self.resident is None or not is_missing_copy(exc):
+                    raise
+                if attempt == self._MISSING_COPY_RETRIES:
+                    logger.warning("local block copies keep going missing: streaming blocks")
+                    self.resident.remove()
+                else:
+                    logger.warning("a task found no local copy of its block: rewriting them")
+                    self.resident.rewrite()
+        return action()
 
     def run_pass(self, centroids: npt.NDArray[np.float64], keep_assignment: bool) -> ClusterTotals:
         """Assign every point to ``centroids`` and merge the partials.
@@ -193,24 +229,31 @@ class LloydRunner:
         the next pass (to count moved points) and the previous one is dropped.
         """
         prepared = self.context.broadcast(PreparedCentroids.of(centroids))
-        source: RDD[tuple[int, Any]] = self.blocks.rdd
-        if self._previous is not None:
-            source = source.union(self._previous)
-        passed = source.mapPartitions(_assign_and_sum(prepared), preservesPartitioning=True)
-        if keep_assignment:
-            passed.persist(StorageLevel.MEMORY_AND_DISK)
-            # Cuts the lineage once materialised: it would otherwise grow by one
-            # pass per iteration and need every destroyed broadcast.
-            passed.localCheckpoint()
+        passed: RDD[tuple[int, PassOutput]] | None = None
+
+        def one_pass() -> list[Partial]:
+            nonlocal passed
+            if passed is not None:
+                passed.unpersist()
+            passed = self._source().mapPartitions(
+                _assign_and_sum(prepared), preservesPartitioning=True
+            )
+            if keep_assignment:
+                passed.persist(StorageLevel.MEMORY_AND_DISK)
+                # Cuts the lineage once materialised: it would otherwise grow by one
+                # pass per iteration and need every destroyed broadcast.
+                passed.localCheckpoint()
+            return (
+                passed.flatMap(lambda kv: kv[1][1])
+                .reduceByKey(_add_partials, numPartitions=self.reduce_partitions)
+                .collect()
+            )
+
         try:
-            with raise_input_errors():
-                merged = (
-                    passed.flatMap(lambda kv: kv[1][1])
-                    .reduceByKey(_add_partials, numPartitions=self.reduce_partitions)
-                    .collect()
-                )
+            merged = self._with_local_copies(one_pass)
         except BaseException:
-            passed.unpersist()
+            if passed is not None:
+                passed.unpersist()
             prepared.destroy()
             raise
         if keep_assignment:
@@ -232,8 +275,9 @@ class LloydRunner:
         """
         if self._previous is None:
             raise RuntimeError("farthest_points needs a kept assignment")
-        source = self.blocks.rdd.union(self._previous)
-        candidates = source.mapPartitions(_farthest_points(centroids, count)).collect()
+        candidates = self._with_local_copies(
+            lambda: self._source().mapPartitions(_farthest_points(centroids, count)).collect()
+        )
         best = heapq.nsmallest(count, candidates, key=lambda c: (-c[0], c[1]))
         return [(d, i, c, np.frombuffer(p, dtype=np.uint8)) for d, i, c, p in best]
 
@@ -245,6 +289,12 @@ class LloydRunner:
         if self._previous_broadcast is not None:
             self._previous_broadcast.destroy()
             self._previous_broadcast = None
+
+    def close(self) -> None:
+        """Drop the kept assignment and the local copies of the blocks."""
+        self.release()
+        if self.resident is not None:
+            self.resident.remove()
 
 
 def _relocate_empty_clusters(
@@ -324,6 +374,7 @@ def fit_lloyd(
     tol: float = 0.0,
     empty_cluster: str = EMPTY_FARTHEST,
     on_iteration: Callable[[IterationStats], None] | None = None,
+    resident: bool = True,
 ) -> LloydResult:
     """Train k-means with Lloyd's algorithm from given initial centroids.
 
@@ -344,6 +395,8 @@ def fit_lloyd(
         centroid where it was.
     on_iteration : callable, optional
         Called with each iteration's :class:`IterationStats`.
+    resident : bool
+        Read the blocks from executor-local copies (see :class:`LloydRunner`).
 
     Returns
     -------
@@ -353,7 +406,7 @@ def fit_lloyd(
     current = np.array(initial_centroids, dtype=np.float64)
     _validate(blocks, current, max_iter, tol, empty_cluster)
     k = current.shape[0]
-    runner = LloydRunner(blocks, k)
+    runner = LloydRunner(blocks, k, resident=resident)
     history: list[IterationStats] = []
     converged = False
     totals: ClusterTotals | None = None
@@ -405,7 +458,7 @@ def fit_lloyd(
             # scikit-learn's final E-step, so counts and inertia match the model.
             totals = runner.run_pass(current, keep_assignment=False)
     finally:
-        runner.release()
+        runner.close()
     return LloydResult(
         centroids=current,
         iterations=len(history),
