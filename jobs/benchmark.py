@@ -60,7 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=list(bench.SYSTEMS),
         help=f"comma-separated subset of {','.join(bench.SYSTEMS)}",
     )
-    parser.add_argument("--iterations", type=int, default=10, help="Lloyd iterations timed")
+    parser.add_argument("--iterations", type=int, default=20, help="Lloyd iterations timed")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--partitions", type=int, help="data partitions (default parallelism)")
     parser.add_argument(
@@ -243,9 +243,11 @@ def measure(
         initial = random_centroids(blocks, k, args.seed)
         origin = "kmeans_spark's random initialisation"
     logger.info("n=%d k=%d: initial centroids from %s", n, k, origin)
+    # Ours first: the single-process systems leave BLAS and OpenMP threads spinning
+    # in this driver for a while, which would steal the executors' cores.
     runners = {
-        "numpy_floor": lambda: bench.numpy_floor(pixels, pixels_f32, initial, iterations),
         "kmeans_spark": lambda: bench.ours(blocks, initial, iterations),
+        "numpy_floor": lambda: bench.numpy_floor(pixels, pixels_f32, initial, iterations),
         "sklearn": lambda: bench.sklearn_lloyd(pixels_f32, initial, iterations),
         "mllib_block": lambda: bench.mllib_lloyd(features, k, args.seed, "block", iterations),
         "mllib_row": lambda: bench.mllib_lloyd(features, k, args.seed, "row", iterations),
@@ -260,6 +262,7 @@ def measure(
             records.append(bench.Record(system, n, k, None, iterations, "", None, note))
             logger.info("n=%d k=%d %s: %s", n, k, system, note)
             continue
+        bench.settle()
         seconds, centroids = runners[system]()
         budget.record(system, n, k, seconds)
         outcomes[system] = (seconds, centroids)

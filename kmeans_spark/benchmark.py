@@ -160,6 +160,14 @@ def mllib_lloyd(
     return (many - zero) / iterations, centroids
 
 
+def settle(seconds: float = 2.0) -> None:
+    """Let the previous measurement's garbage and spinning threads die down."""
+    import gc
+
+    gc.collect()
+    time.sleep(seconds)
+
+
 def timed(action: Callable[[], Any]) -> tuple[float, Any]:
     """Wall seconds of ``action()`` and its result."""
     started = time.perf_counter()

@@ -19,6 +19,8 @@ import numpy.typing as npt
 
 _F32_UNIT_ROUNDOFF = 2.0**-24
 _F64_SLACK = 1e-12
+_BOUND_SLACK = 1e-9
+"""Relative slack on distance bounds: covers float64 rounding in their arithmetic."""
 DEFAULT_CHUNK_ROWS = 4096
 """Rows per matrix product: big enough for BLAS efficiency, small enough for cache."""
 
@@ -46,22 +48,33 @@ class PreparedCentroids:
         ``||c||^2`` in float64.
     max_norm : float
         ``max ||c||``, for the error bound.
+    shifts : ndarray of float64, shape (k,), optional
+        Upper bounds of how far each centroid moved since the previous pass.
     """
 
     centroids: npt.NDArray[np.float64]
     centroids_f32: npt.NDArray[np.float32]
     sq_norms: npt.NDArray[np.float64]
     max_norm: float
+    shifts: npt.NDArray[np.float64] | None = None
 
     @staticmethod
-    def of(centroids: npt.NDArray[np.float64]) -> PreparedCentroids:
+    def of(
+        centroids: npt.NDArray[np.float64], previous: npt.NDArray[np.float64] | None = None
+    ) -> PreparedCentroids:
+        """Prepare ``centroids``; with ``previous``, also bound how far each one moved."""
         values = np.ascontiguousarray(centroids, dtype=np.float64)
         sq_norms = np.einsum("ij,ij->i", values, values)
+        shifts = None
+        if previous is not None:
+            moved = np.sqrt(((values - previous) ** 2).sum(axis=1))
+            shifts = moved * (1.0 + _BOUND_SLACK) + _BOUND_SLACK
         return PreparedCentroids(
             values,
             values.astype(np.float32),
             sq_norms,
             float(np.sqrt(sq_norms.max())) if len(sq_norms) else 0.0,
+            shifts,
         )
 
     @property
@@ -95,13 +108,32 @@ def _recheck_row(
     return best_index
 
 
-def assign_nearest(
+@dataclass(frozen=True)
+class Assignment:
+    """Nearest centroids of a block's rows, with bounds that let the next pass skip rows.
+
+    Attributes
+    ----------
+    labels : ndarray of int32, shape (n,)
+        ``argmin_j reference_sq_distance(x, c_j)``, ties to the smaller ``j``.
+    upper : ndarray of float64, shape (n,)
+        At least the (true, not squared) distance to the assigned centroid.
+    lower : ndarray of float64, shape (n,)
+        At most the distance to every other centroid; ``inf`` when ``k == 1``.
+    """
+
+    labels: npt.NDArray[np.int32]
+    upper: npt.NDArray[np.float64]
+    lower: npt.NDArray[np.float64]
+
+
+def assign_with_bounds(
     pixels: npt.NDArray[np.uint8],
     sq_norms: npt.NDArray[np.int64],
     prepared: PreparedCentroids,
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
-) -> npt.NDArray[np.int32]:
-    """Index of the nearest centroid for every row.
+) -> Assignment:
+    """Nearest centroid of every row, and distance bounds for :func:`update_assignment`.
 
     Parameters
     ----------
@@ -115,36 +147,141 @@ def assign_nearest(
 
     Returns
     -------
-    ndarray of int32, shape (n,)
-        ``argmin_j reference_sq_distance(x, c_j)``, ties to the smaller ``j``.
+    Assignment
     """
     n = pixels.shape[0]
     labels = np.empty(n, dtype=np.int32)
-    if n == 0:
-        return labels
-    bound_factor = 4.0 * _dot_error_factor(pixels.shape[1]) * prepared.max_norm
+    upper = np.empty(n, dtype=np.float64)
+    lower = np.empty(n, dtype=np.float64)
+    # Each approximate squared distance is within 2*gamma*||x||*||c|| of the true one.
+    error_factor = 2.0 * _dot_error_factor(pixels.shape[1]) * prepared.max_norm
     transposed = np.ascontiguousarray(prepared.centroids_f32.T)
     for start in range(0, n, chunk_rows):
         stop = min(start + chunk_rows, n)
+        rows = np.arange(stop - start)
         dots = pixels[start:stop].astype(np.float32) @ transposed
-        # ||x||^2 is the same for every centroid of a row, so it is left out.
+        # ||x||^2 is the same for every centroid of a row: added only to the bounds.
         partial = dots.astype(np.float64)
         partial *= -2.0
         partial += prepared.sq_norms
         best = np.argmin(partial, axis=1)
-        best_value = partial[np.arange(stop - start), best]
-        # Each approximate distance is within 2*gamma*||x||*||c|| of the true one,
-        # so a centroid can beat `best` only if it lies within twice that. The
-        # second term covers float64 rounding here and in the reference distance.
-        row_norms = np.sqrt(sq_norms[start:stop].astype(np.float64))
-        margin = bound_factor * row_norms + _F64_SLACK * (row_norms + prepared.max_norm) ** 2
-        contenders = partial <= (best_value + margin)[:, None]
-        labels[start:stop] = best
+        best_value = partial[rows, best]
+        row_sq_norms = sq_norms[start:stop].astype(np.float64)
+        row_norms = np.sqrt(row_sq_norms)
+        # The second term covers float64 rounding here and in the reference distance.
+        error = error_factor * row_norms + _F64_SLACK * (row_norms + prepared.max_norm) ** 2
+        # A centroid can beat `best` only if its estimate lies within both errors.
+        contenders = partial <= (best_value + 2.0 * error)[:, None]
+        chosen = best.astype(np.int32)
         for row in np.flatnonzero(contenders.sum(axis=1) > 1).tolist():
-            labels[start + row] = _recheck_row(
+            chosen[row] = _recheck_row(
                 pixels[start + row], np.flatnonzero(contenders[row]), prepared.centroids
             )
-    return labels
+        labels[start:stop] = chosen
+        own = partial[rows, chosen]
+        partial[rows, chosen] = np.inf
+        others = partial.min(axis=1)
+        upper[start:stop] = np.sqrt(np.maximum(row_sq_norms + own + error, 0.0))
+        lower[start:stop] = np.sqrt(np.maximum(row_sq_norms + others - error, 0.0))
+    upper *= 1.0 + _BOUND_SLACK
+    lower *= 1.0 - _BOUND_SLACK
+    return Assignment(labels, upper, lower)
+
+
+def assign_nearest(
+    pixels: npt.NDArray[np.uint8],
+    sq_norms: npt.NDArray[np.int64],
+    prepared: PreparedCentroids,
+    chunk_rows: int = DEFAULT_CHUNK_ROWS,
+) -> npt.NDArray[np.int32]:
+    """Index of the nearest centroid for every row (see :func:`assign_with_bounds`).
+
+    Returns
+    -------
+    ndarray of int32, shape (n,)
+        ``argmin_j reference_sq_distance(x, c_j)``, ties to the smaller ``j``.
+    """
+    return assign_with_bounds(pixels, sq_norms, prepared, chunk_rows).labels
+
+
+_TIGHTEN_SHARE = 0.5
+_REDO_ALL_SHARE = 0.9
+
+
+def _own_distance_bounds(
+    pixels: npt.NDArray[np.uint8],
+    sq_norms: npt.NDArray[np.int64],
+    prepared: PreparedCentroids,
+    labels: npt.NDArray[np.int32],
+    rows: npt.NDArray[np.intp],
+) -> npt.NDArray[np.float64]:
+    """Upper bounds of the distance of ``rows`` to their own centroid, from float64 dots."""
+    out = np.empty(rows.size, dtype=np.float64)
+    for start in range(0, rows.size, DEFAULT_CHUNK_ROWS):
+        chunk = rows[start : start + DEFAULT_CHUNK_ROWS]
+        own = labels[chunk]
+        cross = np.einsum("ij,ij->i", pixels[chunk].astype(np.float64), prepared.centroids[own])
+        point_norms = sq_norms[chunk].astype(np.float64)
+        exact = point_norms - 2.0 * cross + prepared.sq_norms[own]
+        slack = _F64_SLACK * (point_norms + prepared.sq_norms[own])
+        out[start : start + DEFAULT_CHUNK_ROWS] = np.sqrt(np.maximum(exact + slack, 0.0))
+    return out * (1.0 + _BOUND_SLACK)
+
+
+def update_assignment(
+    pixels: npt.NDArray[np.uint8],
+    sq_norms: npt.NDArray[np.int64],
+    prepared: PreparedCentroids,
+    previous: Assignment,
+    shifts: npt.NDArray[np.float64],
+) -> Assignment:
+    """Re-assign rows after the centroids moved, skipping rows that provably keep theirs.
+
+    Hamerly's bounds (2010): a centroid that moved by ``s`` changes a distance by at
+    most ``s``, so a row whose upper bound, grown by its centroid's move, stays below
+    its lower bound, shrunk by the largest other move, keeps its centroid. Rows
+    that fail the test get their distance to their own centroid recomputed
+    exactly and are tested again; only the rest go through the full
+    :func:`assign_with_bounds`. The result equals ``assign_with_bounds`` on every
+    row's label.
+
+    Parameters
+    ----------
+    pixels : ndarray of uint8, shape (n, d)
+    sq_norms : ndarray of int64, shape (n,)
+    prepared : PreparedCentroids
+        The new centroids.
+    previous : Assignment
+        The assignment to the old centroids.
+    shifts : ndarray of float64, shape (k,)
+        Upper bounds of how far each centroid moved.
+
+    Returns
+    -------
+    Assignment
+    """
+    labels = previous.labels.copy()
+    upper = previous.upper + shifts[labels]
+    order = np.argsort(shifts)
+    largest = shifts[order[-1]]
+    runner_up = shifts[order[-2]] if shifts.size > 1 else 0.0
+    lower = previous.lower - np.where(labels == order[-1], runner_up, largest)
+    upper *= 1.0 + _BOUND_SLACK
+    lower *= 1.0 - _BOUND_SLACK
+    stale = np.flatnonzero(upper >= lower)
+    # Tightening costs a pass over the stale rows: worth it only when few are stale,
+    # as they are once the centroids settle; early on, recompute them outright.
+    if 0 < stale.size <= _TIGHTEN_SHARE * labels.size:
+        upper[stale] = _own_distance_bounds(pixels, sq_norms, prepared, labels, stale)
+        stale = stale[upper[stale] >= lower[stale]]
+    if stale.size > _REDO_ALL_SHARE * labels.size:
+        return assign_with_bounds(pixels, sq_norms, prepared)  # no gather of nearly all rows
+    if stale.size:
+        fresh = assign_with_bounds(pixels[stale], sq_norms[stale], prepared)
+        labels[stale] = fresh.labels
+        upper[stale] = fresh.upper
+        lower[stale] = fresh.lower
+    return Assignment(labels, upper, lower)
 
 
 def sq_distances_to_assigned(

@@ -30,7 +30,13 @@ import numpy.typing as npt
 from pyspark import RDD, Broadcast, StorageLevel
 
 from kmeans_spark.blocks import DigitBlock, DigitBlocks
-from kmeans_spark.distances import PreparedCentroids, assign_nearest, sq_distances_to_assigned
+from kmeans_spark.distances import (
+    Assignment,
+    PreparedCentroids,
+    assign_with_bounds,
+    sq_distances_to_assigned,
+    update_assignment,
+)
 from kmeans_spark.errors import UsageError, raise_input_errors
 from kmeans_spark.partials import ClusterTotals, partial_sums
 from kmeans_spark.resident import ResidentBlock, ResidentBlocks, is_missing_copy
@@ -43,7 +49,7 @@ EMPTY_KEEP = "keep"
 EMPTY_CLUSTER_POLICIES = (EMPTY_FARTHEST, EMPTY_KEEP)
 
 Partial = tuple[int, npt.NDArray[np.int64]]
-PassOutput = tuple[npt.NDArray[np.int32], list[Partial]]
+PassOutput = tuple[Assignment, list[Partial]]
 
 
 @dataclass(frozen=True)
@@ -115,7 +121,7 @@ def _add_partials(
 
 def _split_items(
     items: Iterable[tuple[int, Any]],
-) -> tuple[int, DigitBlock, npt.NDArray[np.int32] | None]:
+) -> tuple[int, DigitBlock, Assignment | None]:
     """Separate the block and the previous assignment that a union put in one partition."""
     key, block, previous = -1, None, None
     for item_key, value in items:
@@ -128,7 +134,7 @@ def _split_items(
             previous = value[0]
     if block is None:
         raise RuntimeError(f"partition {key} holds no digit block: partitioning was lost")
-    if previous is not None and previous.shape[0] != len(block):
+    if previous is not None and previous.labels.shape[0] != len(block):
         raise RuntimeError(f"partition {key}: previous assignment does not match its block")
     return key, block, previous
 
@@ -138,9 +144,21 @@ def _assign_and_sum(
 ) -> Callable[[Iterable[tuple[int, Any]]], Iterator[tuple[int, PassOutput]]]:
     def run(items: Iterable[tuple[int, Any]]) -> Iterator[tuple[int, PassOutput]]:
         key, block, previous = _split_items(items)
-        assigned = assign_nearest(block.pixels, block.sq_norms, prepared.value)
-        partials = partial_sums(block.pixels, block.sq_norms, block.labels, assigned, previous)
-        yield key, (assigned, partials)
+        centroids = prepared.value
+        if previous is None or centroids.shifts is None:
+            assignment = assign_with_bounds(block.pixels, block.sq_norms, centroids)
+        else:
+            assignment = update_assignment(
+                block.pixels, block.sq_norms, centroids, previous, centroids.shifts
+            )
+        partials = partial_sums(
+            block.pixels,
+            block.sq_norms,
+            block.labels,
+            assignment.labels,
+            None if previous is None else previous.labels,
+        )
+        yield key, (assignment, partials)
 
     return run
 
@@ -154,14 +172,15 @@ def _farthest_points(
         _, block, assigned = _split_items(items)
         if assigned is None or len(block) == 0:
             return
-        distances = sq_distances_to_assigned(block.pixels, assigned, centroids)
+        labels = assigned.labels
+        distances = sq_distances_to_assigned(block.pixels, labels, centroids)
         # Largest distance first, ties to the smaller id: independent of partitioning.
         order = np.lexsort((block.ids, -distances))[:count]
         for i in order.tolist():
             yield (
                 float(distances[i]),
                 int(block.ids[i]),
-                int(assigned[i]),
+                int(labels[i]),
                 block.pixels[i].tobytes(),
             )
 
@@ -228,7 +247,9 @@ class LloydRunner:
         With ``keep_assignment`` the assignment is kept beside the blocks for
         the next pass (to count moved points) and the previous one is dropped.
         """
-        prepared = self.context.broadcast(PreparedCentroids.of(centroids))
+        # The kept assignment's bounds let rows whose centroid cannot change skip work.
+        kept = self._previous_broadcast.value.centroids if self._previous_broadcast else None
+        prepared = self.context.broadcast(PreparedCentroids.of(centroids, previous=kept))
         passed: RDD[tuple[int, PassOutput]] | None = None
 
         def one_pass() -> list[Partial]:

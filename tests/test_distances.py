@@ -4,14 +4,17 @@ import math
 from fractions import Fraction
 
 import numpy as np
+import pytest
 from numpy.testing import assert_array_equal
 
 from kmeans_spark.blocks import squared_norms
 from kmeans_spark.distances import (
     PreparedCentroids,
     assign_nearest,
+    assign_with_bounds,
     reference_sq_distance,
     sq_distances_to_assigned,
+    update_assignment,
 )
 
 
@@ -103,3 +106,51 @@ def test_sq_distances_to_assigned() -> None:
     centroids[1, 0] = 2.0
     distances = sq_distances_to_assigned(pixels, np.array([0, 1]), centroids)
     np.testing.assert_allclose(distances, [25.0, 1.0])
+
+
+def true_distances(pixels: np.ndarray, centroids: np.ndarray) -> np.ndarray:
+    diff = pixels[:, None, :].astype(np.float64) - centroids[None, :, :]
+    return np.sqrt((diff**2).sum(axis=2))
+
+
+@pytest.mark.parametrize("step", [0.01, 1.0, 30.0])
+def test_update_equals_full_assignment_and_bounds_hold(step) -> None:
+    rng = np.random.default_rng(7)
+    centers = rng.integers(0, 256, (6, 784))
+    pixels = np.clip(centers[rng.integers(0, 6, 300)] + rng.normal(0, 40, (300, 784)), 0, 255)
+    pixels = pixels.astype(np.uint8)
+    norms = squared_norms(pixels)
+    old = centers + rng.normal(0, 20, centers.shape)
+    first = assign_with_bounds(pixels, norms, PreparedCentroids.of(old))
+    new = old + rng.normal(0, step, old.shape)
+    prepared = PreparedCentroids.of(new, previous=old)
+    updated = update_assignment(pixels, norms, prepared, first, prepared.shifts)
+    assert_array_equal(updated.labels, assign_nearest(pixels, norms, PreparedCentroids.of(new)))
+    distances = true_distances(pixels, new)
+    rows = np.arange(300)
+    assert np.all(updated.upper >= distances[rows, updated.labels])
+    others = distances.copy()
+    others[rows, updated.labels] = np.inf
+    assert np.all(updated.lower <= others.min(axis=1))
+
+
+def test_bounds_skip_rows_that_cannot_move(monkeypatch) -> None:
+    import kmeans_spark.distances as distances
+
+    rng = np.random.default_rng(8)
+    pixels = rng.integers(0, 256, (200, 784)).astype(np.uint8)
+    norms = squared_norms(pixels)
+    old = pixels[:4].astype(np.float64)
+    first = assign_with_bounds(pixels, norms, PreparedCentroids.of(old))
+    recomputed: list[int] = []
+    full = distances.assign_with_bounds
+
+    def counting(rows, *args, **kwargs):
+        recomputed.append(len(rows))
+        return full(rows, *args, **kwargs)
+
+    monkeypatch.setattr(distances, "assign_with_bounds", counting)
+    prepared = PreparedCentroids.of(old, previous=old)  # nothing moved
+    updated = update_assignment(pixels, norms, prepared, first, prepared.shifts)
+    assert recomputed == []
+    assert_array_equal(updated.labels, first.labels)
