@@ -37,7 +37,7 @@ test: setup
 # Benchmarks print and save their figures (benchmark.json, .md, .png); they are not tests.
 BENCH_INPUT ?= $(DATA_DIR)
 bench: fetch
-	$(SPARK_SUBMIT) --driver-memory 12g jobs/benchmark.py --input $(BENCH_INPUT) \
+	$(SPARK_SUBMIT) --driver-memory 10g jobs/benchmark.py --input $(BENCH_INPUT) \
 		--output runs/benchmark --overwrite
 
 bench-quick: fetch

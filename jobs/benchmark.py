@@ -186,7 +186,8 @@ def run(
         if n == MNIST_SIZE:
             blocks, features, pixels = mnist_blocks, mnist_features, base
         else:
-            rows = synthetic_rows(spark, base, base_labels, n, args.seed, partitions)
+            # Several slices per partition keep each task's memory modest at large n.
+            rows = synthetic_rows(spark, base, base_labels, n, args.seed, 4 * partitions)
             blocks = to_blocks(rows, partitions)
             pixels, _ = shifted_digits(base, base_labels, np.arange(n), args.seed)
             features = None
