@@ -95,23 +95,24 @@ def synthetic_rows(
 
 
 class Budget:
-    """Predicts a measurement's seconds from the last one of the same system."""
+    """Predicts a measurement's seconds from the same system's last one at the same k."""
 
     def __init__(self, limit: float, iterations: int) -> None:
         self.limit, self.iterations = limit, iterations
-        self.last: dict[str, tuple[int, int, float]] = {}
+        self.last: dict[tuple[str, int], tuple[int, float]] = {}
 
     def allows(self, system: str, n: int, k: int) -> tuple[bool, str]:
-        if system not in self.last:
+        if (system, k) not in self.last:
             return True, ""
-        n0, k0, seconds = self.last[system]
-        estimate = seconds * (n / n0) * max(1.0, k / k0) * (self.iterations + 1)
+        n0, seconds = self.last[(system, k)]
+        # Each fit runs the iterations plus an untimed fit or two: count one more.
+        estimate = seconds * (n / n0) * (self.iterations + 1)
         if estimate > self.limit:
             return False, f"skipped: estimated {estimate:.0f} s > budget {self.limit:.0f} s"
         return True, ""
 
     def record(self, system: str, n: int, k: int, seconds: float) -> None:
-        self.last[system] = (n, k, seconds)
+        self.last[(system, k)] = (n, seconds)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -194,7 +195,10 @@ def run(
             if wants_mllib and any(
                 budget.allows(s, n, ks[0])[0] for s in systems if s.startswith("mllib")
             ):
-                features = bench.mllib_features_from_rows(spark, rows, partitions)
+                try:
+                    features = bench.mllib_features_from_rows(spark, rows, n, partitions)
+                except Exception as exc:  # e.g. the dense vectors do not fit in memory
+                    logger.warning("n=%d: no MLlib data (%s)", n, str(exc).splitlines()[0][:200])
         pixels_f32 = pixels.astype(np.float32)
         for k in ks:
             records += measure(
@@ -264,7 +268,13 @@ def measure(
             logger.info("n=%d k=%d %s: %s", n, k, system, note)
             continue
         bench.settle()
-        seconds, centroids = runners[system]()
+        try:
+            seconds, centroids = runners[system]()
+        except Exception as exc:  # one system failing must not lose the others' figures
+            note = f"failed: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
+            records.append(bench.Record(system, n, k, None, iterations, "", None, note))
+            logger.warning("n=%d k=%d %s: %s", n, k, system, note)
+            continue
         budget.record(system, n, k, seconds)
         outcomes[system] = (seconds, centroids)
         timing = (

@@ -236,12 +236,17 @@ def mllib_features_from_files(spark: Any, path: str, partitions: int) -> Any:
     return features
 
 
-def mllib_features_from_rows(spark: Any, rows: Any, partitions: int) -> Any:
+MLLIB_ROWS_PER_PARTITION = 50_000
+"""Dense vectors take 6.3 kB a digit: bigger partitions overflow the heap while caching."""
+
+
+def mllib_features_from_rows(spark: Any, rows: Any, n: int, partitions: int) -> Any:
     """A cached ``features`` vector column made from reader rows ``(id, label, pixels)``."""
     from pyspark.ml.linalg import DenseVector
 
     vectors = rows.map(lambda row: (DenseVector(np.frombuffer(row[2], dtype=np.uint8)),))
-    features = spark.createDataFrame(vectors, ["features"]).repartition(partitions).cache()
+    slices = max(partitions, -(-n // MLLIB_ROWS_PER_PARTITION))
+    features = spark.createDataFrame(vectors, ["features"]).repartition(slices).cache()
     features.count()
     return features
 

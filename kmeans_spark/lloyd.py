@@ -214,6 +214,7 @@ class LloydRunner:
         # A kept pass's RDD is serialised into later tasks with its function, and
         # with it the broadcast it read: that broadcast lives as long as the pass.
         self._previous_broadcast: Broadcast[PreparedCentroids] | None = None
+        self._previous_centroids: npt.NDArray[np.float64] | None = None
 
     def _source(self) -> RDD[tuple[int, Any]]:
         """Blocks (or references to their local copies), beside the kept assignment if any."""
@@ -239,7 +240,9 @@ class LloydRunner:
                 else:
                     logger.warning("a task found no local copy of its block: rewriting them")
                     self.resident.rewrite()
-        return action()
+        # The copies were given up: the blocks now stream from Spark's cache.
+        with raise_input_errors():
+            return action()
 
     def run_pass(self, centroids: npt.NDArray[np.float64], keep_assignment: bool) -> ClusterTotals:
         """Assign every point to ``centroids`` and merge the partials.
@@ -248,8 +251,9 @@ class LloydRunner:
         the next pass (to count moved points) and the previous one is dropped.
         """
         # The kept assignment's bounds let rows whose centroid cannot change skip work.
-        kept = self._previous_broadcast.value.centroids if self._previous_broadcast else None
-        prepared = self.context.broadcast(PreparedCentroids.of(centroids, previous=kept))
+        prepared = self.context.broadcast(
+            PreparedCentroids.of(centroids, previous=self._previous_centroids)
+        )
         passed: RDD[tuple[int, PassOutput]] | None = None
 
         def one_pass() -> list[Partial]:
@@ -280,6 +284,7 @@ class LloydRunner:
         if keep_assignment:
             self.release()
             self._previous, self._previous_broadcast = passed, prepared
+            self._previous_centroids = np.array(centroids, dtype=np.float64)
         else:
             prepared.destroy()
         return ClusterTotals.from_partials(self.k, merged)
@@ -310,6 +315,7 @@ class LloydRunner:
         if self._previous_broadcast is not None:
             self._previous_broadcast.destroy()
             self._previous_broadcast = None
+        self._previous_centroids = None
 
     def close(self) -> None:
         """Drop the kept assignment and the local copies of the blocks."""
