@@ -7,6 +7,9 @@ rigorous error bound of the best are re-decided with :func:`reference_sq_distanc
 which is correctly rounded and therefore identical on every machine, BLAS and
 partitioning. The result is the exact argmin of the reference distance (ties to
 the smaller centroid index) for every row, at float32 speed.
+
+Each assignment also carries distance bounds, with which the next pass skips
+the rows whose centroid provably cannot change (:func:`update_assignment`).
 """
 
 from __future__ import annotations
@@ -233,7 +236,6 @@ def update_assignment(
     sq_norms: npt.NDArray[np.int64],
     prepared: PreparedCentroids,
     previous: Assignment,
-    shifts: npt.NDArray[np.float64],
 ) -> Assignment:
     """Re-assign rows after the centroids moved, skipping rows that provably keep theirs.
 
@@ -250,16 +252,17 @@ def update_assignment(
     pixels : ndarray of uint8, shape (n, d)
     sq_norms : ndarray of int64, shape (n,)
     prepared : PreparedCentroids
-        The new centroids.
+        The new centroids, prepared with the old ones (so that ``shifts`` is set).
     previous : Assignment
         The assignment to the old centroids.
-    shifts : ndarray of float64, shape (k,)
-        Upper bounds of how far each centroid moved.
 
     Returns
     -------
     Assignment
     """
+    shifts = prepared.shifts
+    if shifts is None:
+        raise ValueError("update_assignment needs centroids prepared with the previous ones")
     labels = previous.labels.copy()
     upper = previous.upper + shifts[labels]
     order = np.argsort(shifts)

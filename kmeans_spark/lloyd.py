@@ -148,9 +148,7 @@ def _assign_and_sum(
         if previous is None or centroids.shifts is None:
             assignment = assign_with_bounds(block.pixels, block.sq_norms, centroids)
         else:
-            assignment = update_assignment(
-                block.pixels, block.sq_norms, centroids, previous, centroids.shifts
-            )
+            assignment = update_assignment(block.pixels, block.sq_norms, centroids, previous)
         partials = partial_sums(
             block.pixels,
             block.sq_norms,

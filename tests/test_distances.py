@@ -124,7 +124,7 @@ def test_update_equals_full_assignment_and_bounds_hold(step) -> None:
     first = assign_with_bounds(pixels, norms, PreparedCentroids.of(old))
     new = old + rng.normal(0, step, old.shape)
     prepared = PreparedCentroids.of(new, previous=old)
-    updated = update_assignment(pixels, norms, prepared, first, prepared.shifts)
+    updated = update_assignment(pixels, norms, prepared, first)
     assert_array_equal(updated.labels, assign_nearest(pixels, norms, PreparedCentroids.of(new)))
     distances = true_distances(pixels, new)
     rows = np.arange(300)
@@ -151,6 +151,6 @@ def test_bounds_skip_rows_that_cannot_move(monkeypatch) -> None:
 
     monkeypatch.setattr(distances, "assign_with_bounds", counting)
     prepared = PreparedCentroids.of(old, previous=old)  # nothing moved
-    updated = update_assignment(pixels, norms, prepared, first, prepared.shifts)
+    updated = update_assignment(pixels, norms, prepared, first)
     assert recomputed == []
     assert_array_equal(updated.labels, first.labels)
