@@ -34,3 +34,16 @@ def test_markdown_table_has_ratios() -> None:
     cells = [c.strip() for c in row.strip("|").split("|")]
     assert cells[2:7] == ["0.500", "—", "1.500", "—", "0.250"]
     assert cells[7:] == ["3.00", "—", "2.00"]
+
+
+def test_budget_estimates_from_the_same_k() -> None:
+    from kmeans_spark.benchmark_run import Budget
+
+    budget = Budget(limit=100.0, iterations=9)
+    assert budget.allows("mllib_row", 60_000, 16) == (True, "")
+    budget.record("mllib_row", 60_000, 16, 1.0)  # 10 s per measurement at 60,000
+    budget.record("mllib_row", 60_000, 400, 20.0)
+    assert budget.allows("mllib_row", 250_000, 16)[0]  # about 42 s
+    allowed, note = budget.allows("mllib_row", 1_000_000, 16)  # about 167 s
+    assert not allowed and "budget 100 s" in note
+    assert not budget.allows("mllib_row", 250_000, 400)[0]
