@@ -66,11 +66,6 @@ class Plan:
     budget_seconds: float
 
 
-def collect_digits(blocks: DigitBlocks) -> np.ndarray:
-    """All pixels of the blocks in id order, for the single-process systems."""
-    return concat_blocks(block for _, block in blocks.rdd.collect()).pixels
-
-
 def synthetic_rows(
     spark: Any, base: np.ndarray, labels: np.ndarray, n: int, seed: int, slices: int
 ) -> Any:
@@ -144,8 +139,9 @@ def run_benchmark(spark: Any, plan: Plan) -> dict[str, Any]:
         load["mllib_files_to_cached"], mnist_features = timed(load_mllib)
         load["mllib_over_ours"] = load["mllib_files_to_cached"] / seconds_ours
     logger.info("files to cached data: %s", load)
-    base = collect_digits(mnist_blocks)
-    base_labels = concat_blocks(b for _, b in mnist_blocks.rdd.collect()).labels
+    # The single-process systems need the digits in this process, in id order.
+    mnist = concat_blocks(block for _, block in mnist_blocks.rdd.collect())
+    base, base_labels = mnist.pixels, mnist.labels
     budget = Budget(plan.budget_seconds, plan.iterations)
     records: list[Record] = []
     for n in sizes:

@@ -53,6 +53,24 @@ PassOutput = tuple[Assignment, list[Partial]]
 
 
 @dataclass(frozen=True)
+class _KeptPass:
+    """A pass whose assignment the next pass reads, and what must live as long as it.
+
+    Its RDD is serialised into later tasks with its function, and with it the
+    broadcast it read: that broadcast is destroyed only with the pass. Its
+    centroids give the next pass the moves that loosen the kept distance bounds.
+    """
+
+    rdd: RDD[tuple[int, PassOutput]]
+    broadcast: Broadcast[PreparedCentroids]
+    centroids: npt.NDArray[np.float64]
+
+    def drop(self) -> None:
+        self.rdd.unpersist()
+        self.broadcast.destroy()
+
+
+@dataclass(frozen=True)
 class IterationStats:
     """What one Lloyd iteration did.
 
@@ -208,11 +226,7 @@ class LloydRunner:
         self.context = blocks.rdd.context
         self.reduce_partitions = max(1, min(k, self.context.defaultParallelism))
         self.resident = ResidentBlocks(blocks) if resident else None
-        self._previous: RDD[tuple[int, PassOutput]] | None = None
-        # A kept pass's RDD is serialised into later tasks with its function, and
-        # with it the broadcast it read: that broadcast lives as long as the pass.
-        self._previous_broadcast: Broadcast[PreparedCentroids] | None = None
-        self._previous_centroids: npt.NDArray[np.float64] | None = None
+        self._kept: _KeptPass | None = None
 
     def _source(self) -> RDD[tuple[int, Any]]:
         """Blocks (or references to their local copies), beside the kept assignment if any."""
@@ -221,7 +235,7 @@ class LloydRunner:
             source = self.resident.rdd
         else:
             source = self.blocks.rdd
-        return source if self._previous is None else source.union(self._previous)
+        return source if self._kept is None else source.union(self._kept.rdd)
 
     def _with_local_copies(self, action: Callable[[], Any]) -> Any:
         """Run ``action``; if a task found no local copy of its block, rewrite them and retry."""
@@ -250,7 +264,7 @@ class LloydRunner:
         """
         # The kept assignment's bounds let rows whose centroid cannot change skip work.
         prepared = self.context.broadcast(
-            PreparedCentroids.of(centroids, previous=self._previous_centroids)
+            PreparedCentroids.of(centroids, None if self._kept is None else self._kept.centroids)
         )
         passed: RDD[tuple[int, PassOutput]] | None = None
 
@@ -279,10 +293,9 @@ class LloydRunner:
                 passed.unpersist()
             prepared.destroy()
             raise
-        if keep_assignment:
+        if keep_assignment and passed is not None:
             self.release()
-            self._previous, self._previous_broadcast = passed, prepared
-            self._previous_centroids = np.array(centroids, dtype=np.float64)
+            self._kept = _KeptPass(passed, prepared, np.array(centroids, dtype=np.float64))
         else:
             prepared.destroy()
         return ClusterTotals.from_partials(self.k, merged)
@@ -297,7 +310,7 @@ class LloydRunner:
         list of (squared distance, id, cluster, pixels of shape (784,))
             Farthest first, ties to the smaller id.
         """
-        if self._previous is None:
+        if self._kept is None:
             raise RuntimeError("farthest_points needs a kept assignment")
         candidates = self._with_local_copies(
             lambda: self._source().mapPartitions(_farthest_points(centroids, count)).collect()
@@ -307,13 +320,9 @@ class LloydRunner:
 
     def release(self) -> None:
         """Drop the kept assignment."""
-        if self._previous is not None:
-            self._previous.unpersist()
-            self._previous = None
-        if self._previous_broadcast is not None:
-            self._previous_broadcast.destroy()
-            self._previous_broadcast = None
-        self._previous_centroids = None
+        if self._kept is not None:
+            self._kept.drop()
+            self._kept = None
 
     def close(self) -> None:
         """Drop the kept assignment and the local copies of the blocks."""
