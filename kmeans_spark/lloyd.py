@@ -1,19 +1,22 @@
-"""Lloyd's algorithm as a Spark map-reduce job, driven from the driver.
+"""Lloyd's algorithm as a Spark map-reduce job, for a batch of models at once.
 
 Every iteration is one job of fixed shape:
 
-1. the current centroids are broadcast (prepared once, see
-   :class:`~kmeans_spark.distances.PreparedCentroids`);
+1. the current centroids of every model still training are broadcast together
+   (prepared once, see :class:`~kmeans_spark.distances.PreparedCentroids`);
 2. a map over the cached blocks assigns every point of a block to its nearest
-   centroid at once and emits one exact integer partial per cluster
-   (:func:`~kmeans_spark.partials.partial_sums`);
-3. one ``reduceByKey`` merges the partials per cluster;
-4. the driver computes the new centroids and decides whether to go on.
+   centroid of each model, sharing one float32 matrix product between the
+   models (:func:`~kmeans_spark.distances.assign_batch`), and emits one exact
+   integer partial per ``(model, cluster)`` (:func:`~kmeans_spark.partials.partial_sums`);
+3. one ``reduceByKey`` merges the partials per ``(model, cluster)``;
+4. the driver computes every model's new centroids and decides which go on: a
+   model that has converged drops out of later passes.
 
-To count the points that changed cluster without a second pass, each pass
-keeps its assignment beside its block: the next pass reads both through a
-partitioner-aware union, which places partition ``i`` of the blocks and of the
-previous assignment in the same task without a shuffle.
+A single model is a batch of one. Assignments are exact and partials are
+integers, so a model trained in a batch has bit for bit the centroids it has
+when trained alone. To count the points that changed cluster without a second
+pass, each pass keeps its assignments beside the blocks for the next one
+(:class:`~kmeans_spark.passes.BlockPasses`).
 """
 
 from __future__ import annotations
@@ -21,25 +24,23 @@ from __future__ import annotations
 import heapq
 import logging
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from pyspark import RDD, Broadcast, StorageLevel
 
 from kmeans_spark.blocks import DigitBlock, DigitBlocks
 from kmeans_spark.distances import (
     Assignment,
     PreparedCentroids,
-    assign_with_bounds,
+    assign_batch,
     sq_distances_to_assigned,
-    update_assignment,
 )
-from kmeans_spark.errors import UsageError, raise_input_errors
+from kmeans_spark.errors import UsageError
 from kmeans_spark.partials import ClusterTotals, partial_sums
-from kmeans_spark.resident import ResidentBlock, ResidentBlocks, is_missing_copy
+from kmeans_spark.passes import BlockPasses
 from kmeans_spark.schema import N_PIXELS
 
 logger = logging.getLogger(__name__)
@@ -48,26 +49,8 @@ EMPTY_FARTHEST = "farthest"
 EMPTY_KEEP = "keep"
 EMPTY_CLUSTER_POLICIES = (EMPTY_FARTHEST, EMPTY_KEEP)
 
-Partial = tuple[int, npt.NDArray[np.int64]]
-PassOutput = tuple[Assignment, list[Partial]]
-
-
-@dataclass(frozen=True)
-class _KeptPass:
-    """A pass whose assignment the next pass reads, and what must live as long as it.
-
-    Its RDD is serialised into later tasks with its function, and with it the
-    broadcast it read: that broadcast is destroyed only with the pass. Its
-    centroids give the next pass the moves that loosen the kept distance bounds.
-    """
-
-    rdd: RDD[tuple[int, PassOutput]]
-    broadcast: Broadcast[PreparedCentroids]
-    centroids: npt.NDArray[np.float64]
-
-    def drop(self) -> None:
-        self.rdd.unpersist()
-        self.broadcast.destroy()
+PartialKey = tuple[int, int]
+"""``(model, cluster)``."""
 
 
 @dataclass(frozen=True)
@@ -137,208 +120,165 @@ def _add_partials(
     return left + right
 
 
-def _split_items(
-    items: Iterable[tuple[int, Any]],
-) -> tuple[int, DigitBlock, Assignment | None]:
-    """Separate the block and the previous assignment that a union put in one partition."""
-    key, block, previous = -1, None, None
-    for item_key, value in items:
-        key = item_key
-        if isinstance(value, DigitBlock):
-            block = value
-        elif isinstance(value, ResidentBlock):
-            block = value.load()
-        else:  # the output of the previous pass: (assignment, partials)
-            previous = value[0]
-    if block is None:
-        raise RuntimeError(f"partition {key} holds no digit block: partitioning was lost")
-    if previous is not None and previous.labels.shape[0] != len(block):
-        raise RuntimeError(f"partition {key}: previous assignment does not match its block")
-    return key, block, previous
+@dataclass(frozen=True)
+class _PassPayload:
+    """What every task of a pass needs: the prepared centroids of the models in it."""
+
+    models: tuple[int, ...]
+    prepared: tuple[PreparedCentroids, ...]
 
 
 def _assign_and_sum(
-    prepared: Broadcast[PreparedCentroids],
-) -> Callable[[Iterable[tuple[int, Any]]], Iterator[tuple[int, PassOutput]]]:
-    def run(items: Iterable[tuple[int, Any]]) -> Iterator[tuple[int, PassOutput]]:
-        key, block, previous = _split_items(items)
-        centroids = prepared.value
-        if previous is None or centroids.shifts is None:
-            assignment = assign_with_bounds(block.pixels, block.sq_norms, centroids)
-        else:
-            assignment = update_assignment(block.pixels, block.sq_norms, centroids, previous)
-        partials = partial_sums(
+    block: DigitBlock, previous: dict[int, Assignment] | None, payload: _PassPayload
+) -> tuple[dict[int, Assignment], list[tuple[PartialKey, npt.NDArray[np.int64]]]]:
+    """The map step: assign the block to every model's centroids and sum per cluster."""
+    before = [None if previous is None else previous.get(m) for m in payload.models]
+    assignments = assign_batch(block.pixels, block.sq_norms, payload.prepared, before)
+    emitted: list[tuple[PartialKey, npt.NDArray[np.int64]]] = []
+    for model, assignment, old in zip(payload.models, assignments, before, strict=True):
+        for cluster, partial in partial_sums(
             block.pixels,
             block.sq_norms,
             block.labels,
             assignment.labels,
-            None if previous is None else previous.labels,
-        )
-        yield key, (assignment, partials)
-
-    return run
+            None if old is None else old.labels,
+        ):
+            emitted.append(((model, cluster), partial))
+    return dict(zip(payload.models, assignments, strict=True)), emitted
 
 
 def _farthest_points(
-    centroids: npt.NDArray[np.float64], count: int
-) -> Callable[[Iterable[tuple[int, Any]]], Iterator[tuple[float, int, int, bytes]]]:
-    """Per partition, the ``count`` points farthest from their assigned centroid."""
+    requests: Mapping[int, tuple[npt.NDArray[np.float64], int]],
+) -> Callable[[DigitBlock, dict[int, Assignment] | None], Iterator[tuple[Any, ...]]]:
+    """Per block and requested model, the ``count`` points farthest from their centroid."""
 
-    def run(items: Iterable[tuple[int, Any]]) -> Iterator[tuple[float, int, int, bytes]]:
-        _, block, assigned = _split_items(items)
-        if assigned is None or len(block) == 0:
+    def run(block: DigitBlock, kept: dict[int, Assignment] | None) -> Iterator[tuple[Any, ...]]:
+        if kept is None or len(block) == 0:
             return
-        labels = assigned.labels
-        distances = sq_distances_to_assigned(block.pixels, labels, centroids)
-        # Largest distance first, ties to the smaller id: independent of partitioning.
-        order = np.lexsort((block.ids, -distances))[:count]
-        for i in order.tolist():
-            yield (
-                float(distances[i]),
-                int(block.ids[i]),
-                int(labels[i]),
-                block.pixels[i].tobytes(),
-            )
+        for model, (centroids, count) in requests.items():
+            labels = kept[model].labels
+            distances = sq_distances_to_assigned(block.pixels, labels, centroids)
+            # Largest distance first, ties to the smaller id: independent of partitioning.
+            order = np.lexsort((block.ids, -distances))[:count]
+            for i in order.tolist():
+                yield (
+                    model,
+                    float(distances[i]),
+                    int(block.ids[i]),
+                    int(labels[i]),
+                    block.pixels[i].tobytes(),
+                )
 
     return run
 
 
 class LloydRunner:
-    """Runs Lloyd passes over one set of cached blocks.
+    """Runs Lloyd passes of several models over one set of cached blocks.
+
+    Each pass keeps the assignment of every model in it, for the next pass to
+    count moved points and skip rows that cannot change cluster. A model absent
+    from a pass loses its kept assignment.
 
     Parameters
     ----------
     blocks : DigitBlocks
         The training digits.
-    k : int
-        Number of clusters.
     resident : bool
-        Read the blocks from executor-local memory-mapped copies
-        (:mod:`kmeans_spark.resident`) instead of streaming them from Spark's
-        cache on every pass. Same results, less time per pass.
+        Read the blocks from executor-local copies (see
+        :class:`~kmeans_spark.passes.BlockPasses`).
     """
 
-    _MISSING_COPY_RETRIES = 2
+    def __init__(self, blocks: DigitBlocks, resident: bool = True) -> None:
+        self.passes = BlockPasses(blocks, resident=resident)
+        self._kept_centroids: dict[int, npt.NDArray[np.float64]] = {}
 
-    def __init__(self, blocks: DigitBlocks, k: int, resident: bool = True) -> None:
-        self.blocks = blocks
-        self.k = k
-        self.context = blocks.rdd.context
-        self.reduce_partitions = max(1, min(k, self.context.defaultParallelism))
-        self.resident = ResidentBlocks(blocks) if resident else None
-        self._kept: _KeptPass | None = None
+    @property
+    def resident(self) -> Any:
+        """The executor-local block copies, or None when blocks stream from the cache."""
+        return self.passes.resident
 
-    def _source(self) -> RDD[tuple[int, Any]]:
-        """Blocks (or references to their local copies), beside the kept assignment if any."""
-        source: RDD[tuple[int, Any]]
-        if self.resident is not None and self.resident.rdd is not None:
-            source = self.resident.rdd
-        else:
-            source = self.blocks.rdd
-        return source if self._kept is None else source.union(self._kept.rdd)
+    def run_pass(
+        self, centroids: Mapping[int, npt.NDArray[np.float64]]
+    ) -> dict[int, ClusterTotals]:
+        """Assign every point to each model's centroids and merge the partials.
 
-    def _with_local_copies(self, action: Callable[[], Any]) -> Any:
-        """Run ``action``; if a task found no local copy of its block, rewrite them and retry."""
-        for attempt in range(self._MISSING_COPY_RETRIES + 1):
-            try:
-                with raise_input_errors():
-                    return action()
-            except Exception as exc:
-                if self.resident is None or not is_missing_copy(exc):
-                    raise
-                if attempt == self._MISSING_COPY_RETRIES:
-                    logger.warning("local block copies keep going missing: streaming blocks")
-                    self.resident.remove()
-                else:
-                    logger.warning("a task found no local copy of its block: rewriting them")
-                    self.resident.rewrite()
-        # The copies were given up: the blocks now stream from Spark's cache.
-        with raise_input_errors():
-            return action()
-
-    def run_pass(self, centroids: npt.NDArray[np.float64], keep_assignment: bool) -> ClusterTotals:
-        """Assign every point to ``centroids`` and merge the partials.
-
-        With ``keep_assignment`` the assignment is kept beside the blocks for
-        the next pass (to count moved points) and the previous one is dropped.
-        """
-        # The kept assignment's bounds let rows whose centroid cannot change skip work.
-        prepared = self.context.broadcast(
-            PreparedCentroids.of(centroids, None if self._kept is None else self._kept.centroids)
-        )
-        passed: RDD[tuple[int, PassOutput]] | None = None
-
-        def one_pass() -> list[Partial]:
-            nonlocal passed
-            if passed is not None:
-                passed.unpersist()
-            passed = self._source().mapPartitions(
-                _assign_and_sum(prepared), preservesPartitioning=True
-            )
-            if keep_assignment:
-                passed.persist(StorageLevel.MEMORY_AND_DISK)
-                # Cuts the lineage once materialised: it would otherwise grow by one
-                # pass per iteration and need every destroyed broadcast.
-                passed.localCheckpoint()
-            return (
-                passed.flatMap(lambda kv: kv[1][1])
-                .reduceByKey(_add_partials, numPartitions=self.reduce_partitions)
-                .collect()
-            )
-
-        try:
-            merged = self._with_local_copies(one_pass)
-        except BaseException:
-            if passed is not None:
-                passed.unpersist()
-            prepared.destroy()
-            raise
-        if keep_assignment and passed is not None:
-            self.release()
-            self._kept = _KeptPass(passed, prepared, np.array(centroids, dtype=np.float64))
-        else:
-            prepared.destroy()
-        return ClusterTotals.from_partials(self.k, merged)
-
-    def farthest_points(
-        self, centroids: npt.NDArray[np.float64], count: int
-    ) -> list[tuple[float, int, int, npt.NDArray[np.uint8]]]:
-        """The ``count`` points farthest from their centroid in the last kept assignment.
+        Parameters
+        ----------
+        centroids : mapping of model index to ndarray of float64, shape (k_m, 784)
 
         Returns
         -------
-        list of (squared distance, id, cluster, pixels of shape (784,))
+        dict of model index to ClusterTotals
+        """
+        models = tuple(sorted(centroids))
+        prepared = tuple(
+            # The kept assignment's bounds let rows whose centroid cannot change skip work.
+            PreparedCentroids.of(centroids[m], self._kept_centroids.get(m))
+            for m in models
+        )
+        clusters = sum(p.k for p in prepared)
+        merged = self.passes.run(
+            _assign_and_sum,
+            _PassPayload(models, prepared),
+            _add_partials,
+            keep_state=True,
+            reduce_partitions=max(1, min(clusters, self.passes.context.defaultParallelism)),
+        )
+        per_model: dict[int, list[tuple[int, npt.NDArray[np.int64]]]] = {m: [] for m in models}
+        for (model, cluster), partial in merged:
+            per_model[model].append((cluster, partial))
+        self._kept_centroids = {m: np.array(centroids[m], dtype=np.float64) for m in models}
+        return {m: ClusterTotals.from_partials(centroids[m].shape[0], per_model[m]) for m in models}
+
+    def farthest_points(
+        self, requests: Mapping[int, int]
+    ) -> dict[int, list[tuple[float, int, int, npt.NDArray[np.uint8]]]]:
+        """Per model, the ``count`` points farthest from their centroid in the last pass.
+
+        Parameters
+        ----------
+        requests : mapping of model index to count
+            Models of the last pass.
+
+        Returns
+        -------
+        dict of model index to list of (squared distance, id, cluster, pixels of shape (784,))
             Farthest first, ties to the smaller id.
         """
-        if self._kept is None:
-            raise RuntimeError("farthest_points needs a kept assignment")
-        candidates = self._with_local_copies(
-            lambda: self._source().mapPartitions(_farthest_points(centroids, count)).collect()
-        )
-        best = heapq.nsmallest(count, candidates, key=lambda c: (-c[0], c[1]))
-        return [(d, i, c, np.frombuffer(p, dtype=np.uint8)) for d, i, c, p in best]
-
-    def release(self) -> None:
-        """Drop the kept assignment."""
-        if self._kept is not None:
-            self._kept.drop()
-            self._kept = None
+        missing = set(requests) - set(self._kept_centroids)
+        if missing:
+            raise RuntimeError(f"no kept assignment for models {sorted(missing)}")
+        jobs = {m: (self._kept_centroids[m], count) for m, count in requests.items()}
+        found: dict[int, list[tuple[float, int, int, bytes]]] = {m: [] for m in requests}
+        for model, distance, digit_id, cluster, pixels in self.passes.collect(
+            _farthest_points(jobs)
+        ):
+            found[model].append((distance, digit_id, cluster, pixels))
+        return {
+            m: [
+                (d, i, c, np.frombuffer(p, dtype=np.uint8))
+                for d, i, c, p in heapq.nsmallest(
+                    requests[m], candidates, key=lambda c: (-c[0], c[1])
+                )
+            ]
+            for m, candidates in found.items()
+        }
 
     def close(self) -> None:
-        """Drop the kept assignment and the local copies of the blocks."""
-        self.release()
-        if self.resident is not None:
-            self.resident.remove()
+        """Drop the kept assignments and the local copies of the blocks."""
+        self.passes.close()
+        self._kept_centroids = {}
 
 
 def _relocate_empty_clusters(
-    runner: LloydRunner,
+    candidates: Sequence[tuple[float, int, int, npt.NDArray[np.uint8]]],
     totals: ClusterTotals,
-    assigned_with: npt.NDArray[np.float64],
     empty: list[int],
+    prefix: str = "",
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], list[int]]:
     """Re-seed empty clusters at the points farthest from their centroids.
 
+    ``candidates`` are the points farthest from their centroids, farthest first.
     As scikit-learn does: each chosen point becomes the centroid of an empty
     cluster and leaves the sums of the cluster it was assigned to. A point whose
     cluster would become empty is passed over.
@@ -349,7 +289,6 @@ def _relocate_empty_clusters(
         Adjusted copies of the totals, and the clusters that found no point.
     """
     sums, counts = totals.sums.copy(), totals.counts.copy()
-    candidates = runner.farthest_points(assigned_with, len(empty) + runner.k)
     remaining = list(empty)
     for distance, digit_id, donor, pixels in candidates:
         if not remaining:
@@ -362,7 +301,9 @@ def _relocate_empty_clusters(
         sums[target] = pixels
         counts[target] = 1
         logger.warning(
-            "cluster %d was empty: re-seeded at digit %d (squared distance %.6g from centroid %d)",
+            "%scluster %d was empty: re-seeded at digit %d "
+            "(squared distance %.6g from centroid %d)",
+            prefix,
             target,
             digit_id,
             distance,
@@ -400,6 +341,227 @@ def _validate(
         )
 
 
+class _ModelRun:
+    """The driver's state of one model of a batch."""
+
+    def __init__(self, index: int, initial: npt.NDArray[np.float64], name: str) -> None:
+        self.index = index
+        self.name = name
+        self.current = initial
+        self.assigned_with: npt.NDArray[np.float64] | None = None
+        self.history: list[IterationStats] = []
+        self.converged = False
+        self.training = True
+        self.totals: ClusterTotals | None = None
+
+    @property
+    def k(self) -> int:
+        return int(self.current.shape[0])
+
+    @property
+    def needs_final_pass(self) -> bool:
+        """Stopped, but its counts and inertia refer to older centroids than its model's."""
+        return (
+            not self.training
+            and self.totals is not None
+            and (self.assigned_with is None or not np.array_equal(self.assigned_with, self.current))
+        )
+
+    @property
+    def finished(self) -> bool:
+        return not self.training and not self.needs_final_pass
+
+    def result(self) -> LloydResult:
+        assert self.totals is not None
+        return LloydResult(
+            centroids=self.current,
+            iterations=len(self.history),
+            converged=self.converged,
+            inertia=self.totals.inertia(self.current),
+            cluster_sizes=self.totals.counts,
+            label_counts=self.totals.label_counts,
+            history=self.history,
+        )
+
+
+def _update(
+    run: _ModelRun,
+    totals: ClusterTotals,
+    candidates: Sequence[tuple[float, int, int, npt.NDArray[np.uint8]]] | None,
+    empty_cluster: str,
+) -> tuple[npt.NDArray[np.float64], list[int]]:
+    """New centroids from a pass's totals (empty clusters re-seeded or kept)."""
+    sums, counts = totals.sums, totals.counts
+    empty = np.flatnonzero(counts == 0).tolist()
+    if empty and empty_cluster == EMPTY_FARTHEST and candidates is not None:
+        sums, counts, kept = _relocate_empty_clusters(candidates, totals, empty, run.name)
+    else:
+        kept = empty
+    for cluster in kept:
+        logger.warning("%scluster %d is empty: its centroid stays where it was", run.name, cluster)
+    updated = run.current.copy()
+    filled = counts > 0
+    updated[filled] = sums[filled] / counts[filled, None]
+    return updated, empty
+
+
+def fit_lloyd_batch(
+    blocks: DigitBlocks,
+    initial_centroids: Sequence[npt.ArrayLike],
+    *,
+    max_iter: int = 300,
+    tol: float = 0.0,
+    empty_cluster: str = EMPTY_FARTHEST,
+    on_iteration: Callable[[int, IterationStats], None] | None = None,
+    resident: bool = True,
+    names: Sequence[str] | None = None,
+) -> list[LloydResult]:
+    """Train several k-means models with Lloyd's algorithm in shared passes.
+
+    Every pass serves every model still training; a model leaves the batch once
+    it stops. Each model's result is bit for bit what :func:`fit_lloyd` gives it
+    alone.
+
+    Parameters
+    ----------
+    blocks : DigitBlocks
+        Cached training digits.
+    initial_centroids : sequence of array_like of float, shapes (k_m, 784)
+        One entry per model; the ``k_m`` may differ.
+    max_iter : int
+        Most iterations per model.
+    tol : float
+        Also stop a model once none of its centroids moves farther than this
+        (Euclidean). With the default 0 a model stops only when no point changes
+        cluster (its centroids are then a fixed point), as the walkthrough does.
+    empty_cluster : {"farthest", "keep"}
+        What to do with a cluster that receives no point: re-seed it at the
+        point farthest from its centroid (scikit-learn's rule), or keep its
+        centroid where it was.
+    on_iteration : callable, optional
+        Called with each model's index and :class:`IterationStats` after each
+        of its iterations.
+    resident : bool
+        Read the blocks from executor-local copies (see :class:`LloydRunner`).
+    names : sequence of str, optional
+        How log lines name each model (default ``model <index>``).
+
+    Returns
+    -------
+    list of LloydResult
+        One per model, in order. Counts and inertia refer to the final centroids.
+    """
+    runs = []
+    for index, initial in enumerate(initial_centroids):
+        current = np.array(initial, dtype=np.float64)
+        _validate(blocks, current, max_iter, tol, empty_cluster)
+        name = f"model {index}: " if names is None else f"{names[index]}: "
+        runs.append(_ModelRun(index, current, name))
+    if not runs:
+        return []
+    alone = len(runs) == 1
+    if alone and names is None:
+        runs[0].name = ""
+    runner = LloydRunner(blocks, resident=resident)
+    iteration = 0
+    try:
+        while True:
+            members = [r for r in runs if r.training or r.needs_final_pass]
+            if not members:
+                break
+            iteration += 1
+            started = time.perf_counter()
+            assigned = {r.index: r.current for r in members}
+            totals = runner.run_pass(assigned)
+            training = [r for r in members if r.training]
+            for run in members:
+                run.assigned_with = run.current
+                run.totals = totals[run.index]
+            wanted = {
+                r.index: int((totals[r.index].counts == 0).sum()) + r.k
+                for r in training
+                if empty_cluster == EMPTY_FARTHEST and (totals[r.index].counts == 0).any()
+            }
+            candidates = runner.farthest_points(wanted) if wanted else {}
+            pass_seconds = time.perf_counter() - started
+            for run in training:
+                _step(
+                    run,
+                    totals[run.index],
+                    candidates.get(run.index),
+                    empty_cluster,
+                    pass_seconds,
+                    max_iter,
+                    tol,
+                    on_iteration,
+                    alone,
+                )
+            if not alone:
+                logger.info(
+                    "pass %d: %d models, %d still training, %.3f s",
+                    iteration,
+                    len(members),
+                    sum(r.training for r in runs),
+                    time.perf_counter() - started,
+                )
+    finally:
+        runner.close()
+    return [run.result() for run in runs]
+
+
+def _step(
+    run: _ModelRun,
+    totals: ClusterTotals,
+    candidates: Sequence[tuple[float, int, int, npt.NDArray[np.uint8]]] | None,
+    empty_cluster: str,
+    pass_seconds: float,
+    max_iter: int,
+    tol: float,
+    on_iteration: Callable[[int, IterationStats], None] | None,
+    alone: bool,
+) -> None:
+    """One model's driver side of an iteration: update, record, decide whether it goes on."""
+    started = time.perf_counter()
+    updated, empty = _update(run, totals, candidates, empty_cluster)
+    max_shift = float(np.sqrt(((updated - run.current) ** 2).sum(axis=1)).max())
+    moved = int(totals.moved.sum())
+    stats = IterationStats(
+        len(run.history) + 1,
+        moved,
+        max_shift,
+        totals.inertia(run.current),
+        pass_seconds + time.perf_counter() - started,
+        tuple(empty),
+    )
+    run.history.append(stats)
+    logger.log(
+        logging.INFO if alone else logging.DEBUG,
+        "%siteration %d: moved %d points, max centroid shift %.6g, inertia %.10g, %.3f s",
+        run.name,
+        stats.iteration,
+        stats.moved,
+        stats.max_shift,
+        stats.inertia,
+        stats.seconds,
+    )
+    if on_iteration is not None:
+        on_iteration(run.index, stats)
+    run.current = updated
+    if (stats.iteration > 1 and moved == 0) or max_shift <= tol:
+        run.converged = True
+        run.training = False
+    elif stats.iteration >= max_iter:
+        run.training = False
+    if not run.training and not alone:
+        logger.info(
+            "%s%s after %d iterations, inertia %.10g",
+            run.name,
+            "converged" if run.converged else "stopped",
+            stats.iteration,
+            stats.inertia,
+        )
+
+
 def fit_lloyd(
     blocks: DigitBlocks,
     initial_centroids: npt.ArrayLike,
@@ -410,95 +572,31 @@ def fit_lloyd(
     on_iteration: Callable[[IterationStats], None] | None = None,
     resident: bool = True,
 ) -> LloydResult:
-    """Train k-means with Lloyd's algorithm from given initial centroids.
+    """Train one k-means model with Lloyd's algorithm from given initial centroids.
+
+    A batch of one: see :func:`fit_lloyd_batch` for the parameters.
 
     Parameters
     ----------
     blocks : DigitBlocks
-        Cached training digits.
     initial_centroids : array_like of float, shape (k, 784)
-    max_iter : int
-        Most iterations to run.
-    tol : float
-        Also stop once no centroid moves farther than this (Euclidean). With the
-        default 0 the run stops only when no point changes cluster (the centroids
-        are then a fixed point), as the walkthrough does.
-    empty_cluster : {"farthest", "keep"}
-        What to do with a cluster that receives no point: re-seed it at the
-        point farthest from its centroid (scikit-learn's rule), or keep its
-        centroid where it was.
+    max_iter, tol, empty_cluster, resident
+        As for :func:`fit_lloyd_batch`.
     on_iteration : callable, optional
         Called with each iteration's :class:`IterationStats`.
-    resident : bool
-        Read the blocks from executor-local copies (see :class:`LloydRunner`).
 
     Returns
     -------
     LloydResult
-        Counts and inertia refer to the final centroids.
     """
-    current = np.array(initial_centroids, dtype=np.float64)
-    _validate(blocks, current, max_iter, tol, empty_cluster)
-    k = current.shape[0]
-    runner = LloydRunner(blocks, k, resident=resident)
-    history: list[IterationStats] = []
-    converged = False
-    totals: ClusterTotals | None = None
-    assigned_with = current
-    try:
-        for iteration in range(1, max_iter + 1):
-            started = time.perf_counter()
-            assigned_with = current
-            totals = runner.run_pass(current, keep_assignment=True)
-            sums, counts = totals.sums, totals.counts
-            empty = np.flatnonzero(counts == 0).tolist()
-            if empty and empty_cluster == EMPTY_FARTHEST:
-                sums, counts, kept = _relocate_empty_clusters(runner, totals, current, empty)
-            else:
-                kept = empty
-            for cluster in kept:
-                logger.warning("cluster %d is empty: its centroid stays where it was", cluster)
-            updated = current.copy()
-            filled = counts > 0
-            updated[filled] = sums[filled] / counts[filled, None]
-            max_shift = float(np.sqrt(((updated - current) ** 2).sum(axis=1)).max())
-            moved = int(totals.moved.sum())
-            stats = IterationStats(
-                iteration,
-                moved,
-                max_shift,
-                totals.inertia(current),
-                time.perf_counter() - started,
-                tuple(empty),
-            )
-            history.append(stats)
-            logger.info(
-                "iteration %d: moved %d points, max centroid shift %.6g, inertia %.10g, %.3f s",
-                stats.iteration,
-                stats.moved,
-                stats.max_shift,
-                stats.inertia,
-                stats.seconds,
-            )
-            if on_iteration is not None:
-                on_iteration(stats)
-            current = updated
-            if (iteration > 1 and moved == 0) or max_shift <= tol:
-                converged = True
-                break
-        runner.release()
-        if totals is None or not np.array_equal(assigned_with, current):
-            # The last assignment used older centroids: one more pass, as
-            # scikit-learn's final E-step, so counts and inertia match the model.
-            totals = runner.run_pass(current, keep_assignment=False)
-    finally:
-        runner.close()
-    return LloydResult(
-        centroids=current,
-        iterations=len(history),
-        converged=converged,
-        inertia=totals.inertia(current),
-        cluster_sizes=totals.counts,
-        label_counts=totals.label_counts,
-        history=history,
+    callback = None if on_iteration is None else (lambda _, stats: on_iteration(stats))
+    (result,) = fit_lloyd_batch(
+        blocks,
+        [initial_centroids],
+        max_iter=max_iter,
+        tol=tol,
+        empty_cluster=empty_cluster,
+        on_iteration=callback,
+        resident=resident,
     )
+    return result

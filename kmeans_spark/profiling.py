@@ -78,7 +78,7 @@ def iteration_profile(
     prepared.destroy()
     profile["assign_in_task"] = max(t[0] for t in timings)
     profile["partials_in_task"] = max(t[1] for t in timings)
-    runner = LloydRunner(blocks, centroids.shape[0])
+    runner = LloydRunner(blocks)
     try:
         copies = runner.resident.rdd if runner.resident is not None else None
         if copies is not None:
@@ -86,12 +86,12 @@ def iteration_profile(
                 lambda: copies.map(lambda kv: len(kv[1].load())).collect(), repeat
             )
         rng = np.random.default_rng(seed)
-        runner.run_pass(centroids, keep_assignment=True)
+        runner.run_pass({0: centroids})
         profile["pass_moving"] = median_seconds(
-            lambda: runner.run_pass(centroids + rng.normal(0, 5, centroids.shape), True), repeat
+            lambda: runner.run_pass({0: centroids + rng.normal(0, 5, centroids.shape)}), repeat
         )
         profile["pass_settled"] = median_seconds(
-            lambda: runner.run_pass(centroids + rng.normal(0, 1e-3, centroids.shape), True),
+            lambda: runner.run_pass({0: centroids + rng.normal(0, 1e-3, centroids.shape)}),
             repeat,
         )
     finally:

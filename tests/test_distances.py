@@ -10,6 +10,7 @@ from numpy.testing import assert_array_equal
 from kmeans_spark.blocks import squared_norms
 from kmeans_spark.distances import (
     PreparedCentroids,
+    assign_batch,
     assign_nearest,
     assign_with_bounds,
     reference_sq_distance,
@@ -154,3 +155,80 @@ def test_bounds_skip_rows_that_cannot_move(monkeypatch) -> None:
     updated = update_assignment(pixels, norms, prepared, first)
     assert recomputed == []
     assert_array_equal(updated.labels, first.labels)
+
+
+def clustered_digits(seed: int, n: int = 400, centers: int = 6) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    middles = rng.integers(0, 256, (centers, 784))
+    pixels = middles[rng.integers(0, centers, n)] + rng.normal(0, 40, (n, 784))
+    return np.clip(pixels, 0, 255).astype(np.uint8)
+
+
+def test_batch_assignment_equals_each_model_alone() -> None:
+    pixels = clustered_digits(9)
+    norms = squared_norms(pixels)
+    rng = np.random.default_rng(10)
+    olds = [pixels[rng.choice(400, k, replace=False)].astype(np.float64) for k in (1, 3, 7, 12)]
+    news = [
+        old + rng.normal(0, step, old.shape)
+        for old, step in zip(olds, (0, 0.5, 5, 60), strict=True)
+    ]
+    firsts = [assign_with_bounds(pixels, norms, PreparedCentroids.of(old)) for old in olds]
+    prepared = [
+        PreparedCentroids.of(new, previous=old) for new, old in zip(news, olds, strict=True)
+    ]
+    # Two models continue from a previous assignment, two start afresh.
+    previous = [firsts[0], None, firsts[2], firsts[3]]
+    batch = assign_batch(pixels, norms, prepared, previous, chunk_rows=97)
+    for model, result in enumerate(batch):
+        expected = brute_force(pixels, news[model])
+        assert_array_equal(result.labels, expected)
+        distances = true_distances(pixels, news[model])
+        rows = np.arange(len(pixels))
+        assert np.all(result.upper >= distances[rows, result.labels])
+        others = distances.copy()
+        others[rows, result.labels] = np.inf
+        assert np.all(result.lower <= others.min(axis=1))
+
+
+def test_batch_shares_one_product_between_models(monkeypatch) -> None:
+    import kmeans_spark.distances as distances
+
+    pixels = clustered_digits(11, n=300)
+    norms = squared_norms(pixels)
+    models = [PreparedCentroids.of(pixels[:k].astype(np.float64)) for k in (2, 5, 9)]
+    calls: list[tuple[int, int]] = []
+    shared = distances._assign_rows_shared
+
+    def counting(pixels_, norms_, rows, group, *args):
+        calls.append((rows.size, len(group)))
+        return shared(pixels_, norms_, rows, group, *args)
+
+    monkeypatch.setattr(distances, "_assign_rows_shared", counting)
+    batch = assign_batch(pixels, norms, models, [None, None, None])
+    assert calls == [(300, 3)]  # every row, all three models, once
+    for result, model in zip(batch, models, strict=True):
+        assert_array_equal(result.labels, assign_nearest(pixels, norms, model))
+
+
+def test_batch_of_settled_models_recomputes_only_near_ties(monkeypatch) -> None:
+    import kmeans_spark.distances as distances
+
+    pixels = np.random.default_rng(12).integers(0, 256, (200, 784)).astype(np.uint8)
+    norms = squared_norms(pixels)
+    olds = [pixels[:k].astype(np.float64) for k in (3, 4)]
+    firsts = [assign_with_bounds(pixels, norms, PreparedCentroids.of(old)) for old in olds]
+    recomputed: list[int] = []
+    shared = distances._assign_rows_shared
+
+    def counting(pixels_, norms_, rows, *args):
+        recomputed.append(rows.size)
+        return shared(pixels_, norms_, rows, *args)
+
+    monkeypatch.setattr(distances, "_assign_rows_shared", counting)
+    prepared = [PreparedCentroids.of(old, previous=old) for old in olds]  # nothing moved
+    batch = assign_batch(pixels, norms, prepared, firsts)
+    # Only rows whose two nearest centroids lie within the bounds' slack are redone.
+    assert sum(recomputed) <= 2
+    for result, first in zip(batch, firsts, strict=True):
+        assert_array_equal(result.labels, first.labels)

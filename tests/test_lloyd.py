@@ -9,7 +9,7 @@ from sklearn.cluster import KMeans
 from support import blocks_from_arrays, embed
 
 from kmeans_spark.errors import UsageError
-from kmeans_spark.lloyd import fit_lloyd
+from kmeans_spark.lloyd import fit_lloyd, fit_lloyd_batch
 
 
 def test_two_clear_clusters_in_two_dimensions(spark) -> None:
@@ -146,3 +146,48 @@ def test_bad_initial_centroids_are_rejected(spark) -> None:
     bad[0, 0] = np.nan
     with pytest.raises(UsageError, match="NaN"):
         fit_lloyd(blocks, bad)
+
+
+def assert_same_model(left, right) -> None:
+    assert_array_equal(left.centroids, right.centroids)
+    assert left.inertia == right.inertia
+    assert left.iterations == right.iterations and left.converged == right.converged
+    assert_array_equal(left.cluster_sizes, right.cluster_sizes)
+    assert_array_equal(left.label_counts, right.label_counts)
+    strip = [(s.moved, s.max_shift, s.inertia, s.empty_clusters) for s in left.history]
+    assert strip == [(s.moved, s.max_shift, s.inertia, s.empty_clusters) for s in right.history]
+
+
+def test_a_batch_trains_every_model_as_it_would_alone(spark) -> None:
+    rng = np.random.default_rng(21)
+    centers = rng.integers(30, 220, (6, 784))
+    pixels = np.clip(centers[rng.integers(0, 6, 500)] + rng.normal(0, 90, (500, 784)), 0, 255)
+    pixels = pixels.astype(np.uint8)
+    labels = rng.integers(0, 10, 500)
+    blocks = blocks_from_arrays(spark, pixels, labels, partitions=3)
+    inits = [pixels[rng.choice(500, k, replace=False)].astype(np.float64) for k in (2, 5, 9, 14)]
+    inits.append(embed([[0, 0], [255, 255]]).astype(np.float64))  # empties a cluster
+    seen: list[tuple[int, int]] = []
+    batch = fit_lloyd_batch(
+        blocks, inits, on_iteration=lambda model, stats: seen.append((model, stats.iteration))
+    )
+    assert len({r.iterations for r in batch}) > 1  # models left the batch at different passes
+    for model, (init, result) in enumerate(zip(inits, batch, strict=True)):
+        assert_same_model(result, fit_lloyd(blocks, init))
+        assert [i for m, i in seen if m == model] == list(range(1, result.iterations + 1))
+
+
+def test_a_batch_stopped_by_max_iter_and_tol_matches_alone(spark) -> None:
+    rng = np.random.default_rng(22)
+    pixels = rng.integers(0, 256, (300, 784)).astype(np.uint8)
+    blocks = blocks_from_arrays(spark, pixels, partitions=2)
+    inits = [pixels[:k].astype(np.float64) for k in (3, 6)]
+    for kwargs in ({"max_iter": 2}, {"tol": 50.0}):
+        batch = fit_lloyd_batch(blocks, inits, **kwargs)
+        for init, result in zip(inits, batch, strict=True):
+            assert_same_model(result, fit_lloyd(blocks, init, **kwargs))
+
+
+def test_an_empty_batch_trains_nothing(spark) -> None:
+    blocks = blocks_from_arrays(spark, embed([[0, 0], [1, 1]]))
+    assert fit_lloyd_batch(blocks, []) == []

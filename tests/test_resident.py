@@ -43,12 +43,12 @@ def test_lost_copies_are_rewritten(spark, caplog) -> None:
     blocks = blocks_from_arrays(spark, pixels, partitions=2)
     init = pixels[:4].astype(np.float64)
     expected = fit_lloyd(blocks, init, max_iter=3, resident=False)
-    runner = LloydRunner(blocks, 4)
-    first = runner.run_pass(init, keep_assignment=True)
+    runner = LloydRunner(blocks)
+    first = runner.run_pass({0: init})[0]
     assert runner.resident is not None and runner.resident.rdd is not None
     for _, ref in runner.resident.rdd.collect():  # as if the executor had been replaced
         shutil.rmtree(ref.folder)
-    second = runner.run_pass(init, keep_assignment=True)
+    second = runner.run_pass({0: init})[0]
     assert "rewriting them" in caplog.text
     assert_array_equal(second.sums, first.sums)
     assert int(second.moved.sum()) == 0  # the kept assignment survived the rewrite
