@@ -21,7 +21,7 @@ import sys
 from kmeans_spark import benchmark as bench
 from kmeans_spark.benchmark_run import MNIST_SIZE, Plan, run_benchmark
 from kmeans_spark.errors import EXIT_BAD_INPUT, EXIT_OK, KMeansSparkError
-from kmeans_spark.figures import seconds_per_iteration_plot
+from kmeans_spark.figures import save_figure, seconds_per_iteration_plot
 from kmeans_spark.model_io import atomic_output_dir
 
 
@@ -103,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
                 + "\n".join(f"- {k}: {v}" for k, v in results["load_seconds"].items())
                 + "\n"
             )
-            seconds_per_iteration_plot(results["records"]).savefig(staging / "benchmark.png")
+            save_figure(seconds_per_iteration_plot(results["records"]), staging / "benchmark.png")
     except KMeansSparkError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
@@ -27,6 +27,13 @@ _BOUND_SLACK = 1e-9
 """Relative slack on distance bounds: covers float64 rounding in their arithmetic."""
 DEFAULT_CHUNK_ROWS = 4096
 """Rows per matrix product: big enough for BLAS efficiency, small enough for cache."""
+MAX_BOUND_GROUPS = 8
+"""Lower distance bounds kept per row: one per group of centroids (Ding et al. 2015).
+
+A single bound (Hamerly 2010) shrinks by the largest move of any centroid, so one
+centroid that still moves makes every row suspect; with a bound per group, only
+rows near a group that holds a moving centroid are.
+"""
 
 
 def _dot_error_factor(length: int) -> float:
@@ -54,6 +61,9 @@ class PreparedCentroids:
         ``max ||c||``, for the error bound.
     shifts : ndarray of float64, shape (k,), optional
         Upper bounds of how far each centroid moved since the previous pass.
+    group_starts : ndarray of intp, shape (g,)
+        First centroid of each group: the centroids fall into ``g`` contiguous
+        groups, each with its own lower distance bound per row.
     """
 
     centroids: npt.NDArray[np.float64]
@@ -61,6 +71,7 @@ class PreparedCentroids:
     sq_norms: npt.NDArray[np.float64]
     max_norm: float
     shifts: npt.NDArray[np.float64] | None = None
+    group_starts: npt.NDArray[np.intp] = field(default_factory=lambda: np.zeros(1, np.intp))
 
     @staticmethod
     def of(
@@ -73,17 +84,28 @@ class PreparedCentroids:
         if previous is not None:
             moved = np.sqrt(((values - previous) ** 2).sum(axis=1))
             shifts = moved * (1.0 + _BOUND_SLACK) + _BOUND_SLACK
+        k = values.shape[0]
+        groups = max(1, min(k, MAX_BOUND_GROUPS))
         return PreparedCentroids(
             values,
             values.astype(np.float32),
             sq_norms,
             float(np.sqrt(sq_norms.max())) if len(sq_norms) else 0.0,
             shifts,
+            (np.arange(groups) * k + groups - 1) // groups,
         )
 
     @property
     def k(self) -> int:
         return int(self.centroids.shape[0])
+
+    @property
+    def groups(self) -> int:
+        return int(self.group_starts.shape[0])
+
+    def group_of(self) -> npt.NDArray[np.intp]:
+        """The group of every centroid, shape (k,)."""
+        return np.searchsorted(self.group_starts, np.arange(self.k), side="right") - 1
 
 
 def reference_sq_distance(point: npt.NDArray[np.uint8], centroid: npt.NDArray[np.float64]) -> float:
@@ -103,7 +125,21 @@ def _recheck_row(
     candidates: npt.NDArray[np.intp],
     centroids: npt.NDArray[np.float64],
 ) -> int:
-    """The candidate with the smallest reference distance, ties to the smaller index."""
+    """The candidate with the smallest reference distance, ties to the smaller index.
+
+    The reference distance sums the same float64 squares as a plain float64 sum
+    does, only correctly rounded; the plain sum is within ``gamma_d`` (relative)
+    of the exact sum. When the plain sums separate one candidate from all others
+    by four times that, it is the reference's winner too, and no correctly
+    rounded sum is needed.
+    """
+    diffs = point.astype(np.float64) - centroids[candidates]
+    approx = np.einsum("ij,ij->i", diffs, diffs)
+    slack = approx * (4.0 * _dot_error_factor(point.shape[0]) / _F32_UNIT_ROUNDOFF * 2.0**-53)
+    leader = int(np.argmin(approx))
+    rivals = np.delete(np.arange(candidates.size), leader)
+    if np.all(approx[rivals] - slack[rivals] > approx[leader] + slack[leader]):
+        return int(candidates[leader])
     best_index, best_distance = -1, math.inf
     for j in candidates.tolist():  # ascending, so a strict "<" keeps the smaller index on ties
         distance = reference_sq_distance(point, centroids[j])
@@ -122,8 +158,10 @@ class Assignment:
         ``argmin_j reference_sq_distance(x, c_j)``, ties to the smaller ``j``.
     upper : ndarray of float64, shape (n,)
         At least the (true, not squared) distance to the assigned centroid.
-    lower : ndarray of float64, shape (n,)
-        At most the distance to every other centroid; ``inf`` when ``k == 1``.
+    lower : ndarray of float64, shape (n, g)
+        ``lower[i, j]`` is at most the distance of row ``i`` to every centroid
+        of group ``j`` (see :class:`PreparedCentroids`) but its own; ``inf``
+        where a group holds no other centroid.
     """
 
     labels: npt.NDArray[np.int32]
@@ -133,6 +171,7 @@ class Assignment:
 
 def _decide_rows(
     pixels: npt.NDArray[np.uint8],
+    row_ids: npt.NDArray[np.intp],
     sq_norms: npt.NDArray[np.int64],
     dots: npt.NDArray[np.float32],
     prepared: PreparedCentroids,
@@ -141,7 +180,9 @@ def _decide_rows(
 
     Parameters
     ----------
-    pixels : ndarray of uint8, shape (m, d)
+    pixels : ndarray of uint8, shape (n, d)
+        Where the rows are: ``pixels[row_ids]``, read only for near ties.
+    row_ids : ndarray of intp, shape (m,)
     sq_norms : ndarray of int64, shape (m,)
     dots : ndarray of float32, shape (m, k)
         ``x . c`` of every row and centroid, by any float32 summation order.
@@ -152,7 +193,7 @@ def _decide_rows(
     labels, upper, lower
         As :class:`Assignment`'s, before the final slack.
     """
-    rows = np.arange(pixels.shape[0])
+    rows = np.arange(dots.shape[0])
     # Each approximate squared distance is within 2*gamma*||x||*||c|| of the true one.
     error_factor = 2.0 * _dot_error_factor(pixels.shape[1]) * prepared.max_norm
     # ||x||^2 is the same for every centroid of a row: added only to the bounds.
@@ -165,16 +206,25 @@ def _decide_rows(
     row_norms = np.sqrt(row_sq_norms)
     # The second term covers float64 rounding here and in the reference distance.
     error = error_factor * row_norms + _F64_SLACK * (row_norms + prepared.max_norm) ** 2
-    # A centroid can beat `best` only if its estimate lies within both errors.
-    contenders = partial <= (best_value + 2.0 * error)[:, None]
     chosen = best.astype(np.int32)
-    for row in np.flatnonzero(contenders.sum(axis=1) > 1).tolist():
-        chosen[row] = _recheck_row(pixels[row], np.flatnonzero(contenders[row]), prepared.centroids)
-    own = partial[rows, chosen]
-    partial[rows, chosen] = np.inf
-    others = partial.min(axis=1)
+    partial[rows, best] = np.inf
+    others = np.minimum.reduceat(partial, prepared.group_starts, axis=1)
+    own = best_value.copy()
+    # A centroid can beat `best` only if its estimate lies within both errors: rows
+    # whose runner-up does are re-decided with the reference distance.
+    threshold = best_value + 2.0 * error
+    for row in np.flatnonzero(others.min(axis=1) <= threshold).tolist():
+        estimates = partial[row].copy()
+        estimates[best[row]] = best_value[row]
+        contenders = np.flatnonzero(estimates <= threshold[row])
+        winner = _recheck_row(pixels[row_ids[row]], contenders, prepared.centroids)
+        if winner != best[row]:
+            chosen[row] = winner
+            own[row] = estimates[winner]
+            estimates[winner] = np.inf
+            others[row] = np.minimum.reduceat(estimates, prepared.group_starts)
     upper = np.sqrt(np.maximum(row_sq_norms + own + error, 0.0))
-    lower = np.sqrt(np.maximum(row_sq_norms + others - error, 0.0))
+    lower = np.sqrt(np.maximum(row_sq_norms[:, None] + others - error[:, None], 0.0))
     return chosen, upper, lower
 
 
@@ -203,13 +253,13 @@ def assign_with_bounds(
     n = pixels.shape[0]
     labels = np.empty(n, dtype=np.int32)
     upper = np.empty(n, dtype=np.float64)
-    lower = np.empty(n, dtype=np.float64)
+    lower = np.empty((n, prepared.groups), dtype=np.float64)
     transposed = np.ascontiguousarray(prepared.centroids_f32.T)
     for start in range(0, n, chunk_rows):
         stop = min(start + chunk_rows, n)
         dots = pixels[start:stop].astype(np.float32) @ transposed
         labels[start:stop], upper[start:stop], lower[start:stop] = _decide_rows(
-            pixels[start:stop], sq_norms[start:stop], dots, prepared
+            pixels, np.arange(start, stop), sq_norms[start:stop], dots, prepared
         )
     upper *= 1.0 + _BOUND_SLACK
     lower *= 1.0 - _BOUND_SLACK
@@ -234,106 +284,104 @@ def assign_nearest(
 
 _TIGHTEN_SHARE = 0.5
 _REDO_ALL_SHARE = 0.9
+_ROW_COST = 30
+"""Cost of taking a row into a float32 product, in centroids' worth of arithmetic.
+
+Measured with one BLAS thread: gathering a row and streaming it through BLAS
+costs about 0.5 us, as much as multiplying it by 30 centroids (0.017 us each).
+"""
 
 
-def _own_distance_bounds(
-    pixels: npt.NDArray[np.uint8],
-    sq_norms: npt.NDArray[np.int64],
-    prepared: PreparedCentroids,
-    labels: npt.NDArray[np.int32],
-    rows: npt.NDArray[np.intp],
-) -> npt.NDArray[np.float64]:
-    """Upper bounds of the distance of ``rows`` to their own centroid, from float64 dots."""
-    out = np.empty(rows.size, dtype=np.float64)
-    for start in range(0, rows.size, DEFAULT_CHUNK_ROWS):
-        chunk = rows[start : start + DEFAULT_CHUNK_ROWS]
-        own = labels[chunk]
-        cross = np.einsum("ij,ij->i", pixels[chunk].astype(np.float64), prepared.centroids[own])
-        point_norms = sq_norms[chunk].astype(np.float64)
-        exact = point_norms - 2.0 * cross + prepared.sq_norms[own]
-        slack = _F64_SLACK * (point_norms + prepared.sq_norms[own])
-        out[start : start + DEFAULT_CHUNK_ROWS] = np.sqrt(np.maximum(exact + slack, 0.0))
-    return out * (1.0 + _BOUND_SLACK)
+def _loosened_bounds(
+    prepared: PreparedCentroids, previous: Assignment
+) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """The previous bounds carried over to centroids that moved by ``prepared.shifts``.
 
-
-def _carry_forward(
-    pixels: npt.NDArray[np.uint8],
-    sq_norms: npt.NDArray[np.int64],
-    prepared: PreparedCentroids,
-    previous: Assignment,
-) -> tuple[
-    npt.NDArray[np.int32], npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.intp]
-]:
-    """Hamerly's test: the previous assignment where it provably holds, and the rows it may not.
+    A centroid that moved by ``s`` changes a distance by at most ``s``: the upper
+    bound grows by the own centroid's move, each group's lower bound shrinks by
+    the largest move in that group (the runner-up's where the largest mover is
+    the row's own centroid).
 
     Returns
     -------
-    labels, upper, lower : as :class:`Assignment`'s, valid for every row not in ``stale``
-    stale : ndarray of intp
-        Ascending rows that need a full assignment.
+    labels, upper : ndarray of shape (n,)
+    lower : ndarray of float64, shape (n, g)
     """
     shifts = prepared.shifts
     if shifts is None:
-        raise ValueError("update_assignment needs centroids prepared with the previous ones")
+        raise ValueError("carrying bounds over needs centroids prepared with the previous ones")
     labels = previous.labels.copy()
     upper = previous.upper + shifts[labels]
-    order = np.argsort(shifts)
-    largest = shifts[order[-1]]
-    runner_up = shifts[order[-2]] if shifts.size > 1 else 0.0
-    lower = previous.lower - np.where(labels == order[-1], runner_up, largest)
+    starts = prepared.group_starts
+    stops = np.r_[starts[1:], prepared.k]
+    largest = np.maximum.reduceat(shifts, starts)
+    leader = np.array(
+        [
+            start + int(np.argmax(shifts[start:stop]))
+            for start, stop in zip(starts, stops, strict=True)
+        ],
+        dtype=np.intp,
+    )
+    masked = shifts.copy()
+    masked[leader] = -np.inf
+    runner_up = np.maximum(np.maximum.reduceat(masked, starts), 0.0)
+    lower = previous.lower - largest
+    own_group = prepared.group_of()[labels]
+    leads = leader[own_group] == labels
+    rows = np.flatnonzero(leads)
+    lower[rows, own_group[rows]] = (
+        previous.lower[rows, own_group[rows]] - runner_up[own_group[rows]]
+    )
     upper *= 1.0 + _BOUND_SLACK
     lower *= 1.0 - _BOUND_SLACK
-    stale = np.flatnonzero(upper >= lower)
-    # Tightening costs a pass over the stale rows: worth it only when few are stale,
-    # as they are once the centroids settle; early on, recompute them outright.
-    if 0 < stale.size <= _TIGHTEN_SHARE * labels.size:
-        upper[stale] = _own_distance_bounds(pixels, sq_norms, prepared, labels, stale)
-        stale = stale[upper[stale] >= lower[stale]]
-    return labels, upper, lower, stale
+    return labels, upper, lower
 
 
-def update_assignment(
-    pixels: npt.NDArray[np.uint8],
+def _own_distance_bounds(
+    rows_f32: npt.NDArray[np.float32],
     sq_norms: npt.NDArray[np.int64],
     prepared: PreparedCentroids,
-    previous: Assignment,
-) -> Assignment:
-    """Re-assign rows after the centroids moved, skipping rows that provably keep theirs.
+    own: npt.NDArray[np.int32],
+) -> npt.NDArray[np.float64]:
+    """Upper bounds of the distance of some rows to their own centroid, from float32 dots.
 
-    Hamerly's bounds (2010): a centroid that moved by ``s`` changes a distance by at
-    most ``s``, so a row whose upper bound, grown by its centroid's move, stays below
-    its lower bound, shrunk by the largest other move, keeps its centroid. Rows
-    that fail the test get their distance to their own centroid recomputed
-    exactly and are tested again; only the rest go through the full
-    :func:`assign_with_bounds`. The result equals ``assign_with_bounds`` on every
-    row's label.
-
-    Parameters
-    ----------
-    pixels : ndarray of uint8, shape (n, d)
-    sq_norms : ndarray of int64, shape (n,)
-    prepared : PreparedCentroids
-        The new centroids, prepared with the old ones (so that ``shifts`` is set).
-    previous : Assignment
-        The assignment to the old centroids.
-
-    Returns
-    -------
-    Assignment
+    The float32 dot products carry the same rigorous error bound as in
+    :func:`_decide_rows`, added to the estimate.
     """
-    labels, upper, lower, stale = _carry_forward(pixels, sq_norms, prepared, previous)
-    if stale.size > _REDO_ALL_SHARE * labels.size:
-        return assign_with_bounds(pixels, sq_norms, prepared)  # no gather of nearly all rows
-    if stale.size:
-        fresh = assign_with_bounds(pixels[stale], sq_norms[stale], prepared)
-        labels[stale] = fresh.labels
-        upper[stale] = fresh.upper
-        lower[stale] = fresh.lower
-    return Assignment(labels, upper, lower)
+    dots = np.einsum("ij,ij->i", rows_f32, prepared.centroids_f32[own]).astype(np.float64)
+    row_sq_norms = sq_norms.astype(np.float64)
+    row_norms = np.sqrt(row_sq_norms)
+    error_factor = 2.0 * _dot_error_factor(rows_f32.shape[1]) * prepared.max_norm
+    error = error_factor * row_norms + _F64_SLACK * (row_norms + prepared.max_norm) ** 2
+    estimate = row_sq_norms - 2.0 * dots + prepared.sq_norms[own] + error
+    return np.sqrt(np.maximum(estimate, 0.0)) * (1.0 + _BOUND_SLACK)
 
 
-_STACKED_WASTE = 2.0
-"""How much more arithmetic one shared product may do than separate products per model."""
+def _shared_group(
+    busy: list[int], needed: list[npt.NDArray[np.intp]], models: Sequence[PreparedCentroids]
+) -> list[int]:
+    """The models whose rows are best decided by one product shared between them.
+
+    A model joins while its share of the shared product (every row of the group
+    times its centroids) costs less than a product of its own rows.
+    """
+    group = list(busy)
+    while len(group) > 1:
+        union = np.unique(np.concatenate([needed[m] for m in group])).size
+        alone = [
+            m for m in group if needed[m].size * (_ROW_COST + models[m].k) < union * models[m].k
+        ]
+        if not alone:
+            break
+        group = [m for m in group if m not in alone]
+    return group if len(group) > 1 else []
+
+
+def _float32_products(
+    rows: npt.NDArray[np.float32], transposed: npt.NDArray[np.float32]
+) -> npt.NDArray[np.float32]:
+    """``rows @ transposed``: every dot product of a batch, in one BLAS call."""
+    return rows @ transposed
 
 
 def assign_batch(
@@ -345,12 +393,17 @@ def assign_batch(
 ) -> list[Assignment]:
     """Assign every row to the nearest centroid of each of several models at once.
 
-    The rows that need a fresh assignment in any model are multiplied once by the
-    stacked centroids of all models (one float32 product instead of one per
-    model), and every model takes its argmin from its own columns. Each model's
-    result equals :func:`update_assignment` (or :func:`assign_with_bounds` where
-    it has no previous assignment) on every label: the labels are exact, so they
-    do not depend on which models share the product.
+    Rows are taken a chunk at a time and converted to float32 once for all
+    models. Per model, Hamerly's bounds (2010) keep the previous centroid of the
+    rows that provably keep it; rows that fail the test get their distance to
+    their own centroid recomputed and are tested again. The rows left in any
+    model are multiplied once by the stacked centroids of all models (one float32
+    product instead of one per model), unless that would waste too much work, and
+    every model takes its argmin from its own columns.
+
+    Each model's labels equal :func:`assign_with_bounds` on its centroids alone:
+    they are exact, so they depend neither on the previous assignment nor on
+    which models share the product.
 
     Parameters
     ----------
@@ -370,95 +423,96 @@ def assign_batch(
         One per model, in order.
     """
     n = pixels.shape[0]
-    labels, upper, lower, stale = [], [], [], []
+    labels, upper, lower, nearest, carried = [], [], [], [], []
     for prepared, before in zip(models, previous, strict=True):
         if before is not None and prepared.shifts is not None:
-            kept, up, low, rows = _carry_forward(pixels, sq_norms, prepared, before)
-            if rows.size <= _REDO_ALL_SHARE * n:
-                labels.append(kept)
-                upper.append(up)
-                lower.append(low)
-                stale.append(rows)
+            kept, up, low = _loosened_bounds(prepared, before)
+            carried.append(True)
+        else:
+            kept = np.zeros(n, dtype=np.int32)
+            up, low = np.zeros(n), np.zeros((n, prepared.groups))
+            carried.append(False)
+        labels.append(kept)
+        upper.append(up)
+        lower.append(low)
+        # A row keeps its centroid while it is nearer than any group's bound.
+        nearest.append(low.min(axis=1))
+    transposed = [np.ascontiguousarray(m.centroids_f32.T) for m in models]
+    for start in range(0, n, chunk_rows):
+        stop = min(start + chunk_rows, n)
+        size = stop - start
+        chunk_f32 = pixels[start:stop].astype(np.float32)
+        chunk_norms = sq_norms[start:stop]
+        needed = []
+        for m, prepared in enumerate(models):
+            if not carried[m]:
+                needed.append(np.arange(size))
                 continue
-        labels.append(np.empty(n, dtype=np.int32))
-        upper.append(np.empty(n, dtype=np.float64))
-        lower.append(np.empty(n, dtype=np.float64))
-        stale.append(np.arange(n))
-    busy = [m for m, rows in enumerate(stale) if rows.size]
-    if busy:
-        union = np.unique(np.concatenate([stale[m] for m in busy]))
-        shared_cost = union.size * sum(models[m].k for m in busy)
-        separate_cost = sum(stale[m].size * models[m].k for m in busy)
-        groups = [busy] if shared_cost <= _STACKED_WASTE * separate_cost else [[m] for m in busy]
-        for group in groups:
-            rows = union if len(group) > 1 else stale[group[0]]
-            fresh = _assign_rows_shared(
-                pixels,
-                sq_norms,
-                rows,
-                [models[m] for m in group],
-                [stale[m] for m in group],
-                chunk_rows,
-            )
-            for m, (chosen, up, low) in zip(group, fresh, strict=True):
-                labels[m][stale[m]] = chosen
-                upper[m][stale[m]] = up * (1.0 + _BOUND_SLACK)
-                lower[m][stale[m]] = low * (1.0 - _BOUND_SLACK)
+            up, low = upper[m][start:stop], nearest[m][start:stop]
+            stale = np.flatnonzero(up >= low)
+            # Tightening costs a product per stale row: worth it only when few are
+            # stale, as they are once the centroids settle.
+            if 0 < stale.size <= _TIGHTEN_SHARE * size:
+                own = labels[m][start:stop][stale]
+                up[stale] = _own_distance_bounds(
+                    chunk_f32[stale], chunk_norms[stale], prepared, own
+                )
+                stale = stale[up[stale] >= low[stale]]
+            needed.append(np.arange(size) if stale.size > _REDO_ALL_SHARE * size else stale)
+        busy = [m for m in range(len(models)) if needed[m].size]
+        group = _shared_group(busy, needed, models)
+        union = np.unique(np.concatenate([needed[m] for m in group])) if group else np.arange(0)
+        columns: dict[int, slice] = {}
+        if group:
+            rows_f32 = chunk_f32 if union.size == size else chunk_f32[union]
+            shared = _float32_products(rows_f32, np.concatenate([transposed[m] for m in group], 1))
+            offsets = np.cumsum([0] + [models[m].k for m in group]).tolist()
+            columns = {m: slice(offsets[i], offsets[i + 1]) for i, m in enumerate(group)}
+        for m in busy:
+            rows = needed[m]
+            if m not in columns:
+                rows_f32 = chunk_f32 if rows.size == size else chunk_f32[rows]
+                dots = _float32_products(rows_f32, transposed[m])
+            elif union.size == size:
+                dots = shared[rows, columns[m]]
+            else:
+                dots = shared[np.searchsorted(union, rows), columns[m]]
+            targets = start + rows
+            chosen, up, low = _decide_rows(pixels, targets, chunk_norms[rows], dots, models[m])
+            labels[m][targets] = chosen
+            upper[m][targets] = up * (1.0 + _BOUND_SLACK)
+            lower[m][targets] = low * (1.0 - _BOUND_SLACK)
     return [Assignment(*parts) for parts in zip(labels, upper, lower, strict=True)]
 
 
-def _assign_rows_shared(
+def update_assignment(
     pixels: npt.NDArray[np.uint8],
     sq_norms: npt.NDArray[np.int64],
-    rows: npt.NDArray[np.intp],
-    models: Sequence[PreparedCentroids],
-    model_rows: Sequence[npt.NDArray[np.intp]],
-    chunk_rows: int,
-) -> list[tuple[npt.NDArray[np.int32], npt.NDArray[np.float64], npt.NDArray[np.float64]]]:
-    """Decide ``model_rows[m]`` (subsets of ``rows``) for every model from shared products.
+    prepared: PreparedCentroids,
+    previous: Assignment,
+) -> Assignment:
+    """Re-assign rows after the centroids moved, skipping rows that provably keep theirs.
 
-    Returns, per model, labels and unslackened bounds of its rows, in their order.
+    :func:`assign_batch` for one model: the result equals
+    :func:`assign_with_bounds` on every row's label.
+
+    Parameters
+    ----------
+    pixels : ndarray of uint8, shape (n, d)
+    sq_norms : ndarray of int64, shape (n,)
+    prepared : PreparedCentroids
+        The new centroids, prepared with the old ones (so that ``shifts`` is set).
+    previous : Assignment
+        The assignment to the old centroids.
+
+    Returns
+    -------
+    Assignment
     """
-    n = pixels.shape[0]
-    whole = rows.size == n  # rows is then 0..n-1: slices instead of gathers
-    stacked = np.ascontiguousarray(np.concatenate([m.centroids_f32 for m in models]).T)
-    offsets = np.cumsum([0] + [m.k for m in models])
-    wanted = []
-    for own in model_rows:
-        member = np.zeros(n, dtype=bool)
-        member[own] = True
-        wanted.append(member[rows])
-    out = [
-        (
-            np.empty(own.size, dtype=np.int32),
-            np.empty(own.size, dtype=np.float64),
-            np.empty(own.size, dtype=np.float64),
-        )
-        for own in model_rows
-    ]
-    filled = [0] * len(models)
-    for start in range(0, rows.size, chunk_rows):
-        stop = min(start + chunk_rows, rows.size)
-        chunk = slice(start, stop) if whole else rows[start:stop]
-        chunk_pixels = pixels[chunk]
-        chunk_norms = sq_norms[chunk]
-        dots = chunk_pixels.astype(np.float32) @ stacked
-        for m, prepared in enumerate(models):
-            local = np.flatnonzero(wanted[m][start:stop])
-            if not local.size:
-                continue
-            columns = slice(offsets[m], offsets[m + 1])
-            if local.size == stop - start:
-                decided = _decide_rows(chunk_pixels, chunk_norms, dots[:, columns], prepared)
-            else:
-                decided = _decide_rows(
-                    chunk_pixels[local], chunk_norms[local], dots[local, columns], prepared
-                )
-            done = slice(filled[m], filled[m] + local.size)
-            labels, upper, lower = out[m]
-            labels[done], upper[done], lower[done] = decided
-            filled[m] += local.size
-    return out
+    if prepared.shifts is None:
+        raise ValueError("update_assignment needs centroids prepared with the previous ones")
+    (assignment,) = assign_batch(pixels, sq_norms, [prepared], [previous])
+    return assignment
 
 
 def sq_distances_to_assigned(

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
 from kmeans_spark.blocks import DigitBlock, DigitBlocks
-from kmeans_spark.distances import PreparedCentroids, assign_nearest
+from kmeans_spark.distances import PreparedCentroids, assign_batch, assign_nearest
 from kmeans_spark.schema import N_CLASSES, UNLABELLED
 
 
@@ -65,11 +66,10 @@ class Evaluation:
         return self.errors / self.size if self.size else float("nan")
 
 
-def evaluate_block(
-    block: DigitBlock, prepared: PreparedCentroids, centroid_labels: npt.NDArray[np.int64]
+def _score(
+    block: DigitBlock, assigned: npt.NDArray[np.int32], centroid_labels: npt.NDArray[np.int64]
 ) -> Evaluation:
-    """Classify one block by nearest centroid and count the outcomes."""
-    assigned = assign_nearest(block.pixels, block.sq_norms, prepared)
+    """Count the outcomes of classifying ``block`` by its assigned centroids' labels."""
     predicted = centroid_labels[assigned]
     predicted = np.where(predicted < 0, N_CLASSES, predicted)
     known = block.labels >= 0
@@ -77,9 +77,29 @@ def evaluate_block(
     confusion = np.bincount(pairs, minlength=N_CLASSES * (N_CLASSES + 1))
     return Evaluation(
         confusion.reshape(N_CLASSES, N_CLASSES + 1),
-        np.bincount(assigned, minlength=prepared.k).astype(np.int64),
+        np.bincount(assigned, minlength=centroid_labels.shape[0]).astype(np.int64),
         int((~known).sum()),
     )
+
+
+def evaluate_block(
+    block: DigitBlock, prepared: PreparedCentroids, centroid_labels: npt.NDArray[np.int64]
+) -> Evaluation:
+    """Classify one block by nearest centroid and count the outcomes."""
+    return _score(block, assign_nearest(block.pixels, block.sq_norms, prepared), centroid_labels)
+
+
+def evaluate_block_many(
+    block: DigitBlock,
+    prepared: Sequence[PreparedCentroids],
+    centroid_labels: Sequence[npt.NDArray[np.int64]],
+) -> list[Evaluation]:
+    """Classify one block with several models, sharing one matrix product between them."""
+    assignments = assign_batch(block.pixels, block.sq_norms, prepared, [None] * len(prepared))
+    return [
+        _score(block, assignment.labels, labels)
+        for assignment, labels in zip(assignments, centroid_labels, strict=True)
+    ]
 
 
 def _merge(left: Evaluation, right: Evaluation) -> Evaluation:
@@ -88,6 +108,47 @@ def _merge(left: Evaluation, right: Evaluation) -> Evaluation:
         left.cluster_sizes + right.cluster_sizes,
         left.unlabelled + right.unlabelled,
     )
+
+
+def _merge_many(left: list[Evaluation], right: list[Evaluation]) -> list[Evaluation]:
+    return [_merge(a, b) for a, b in zip(left, right, strict=True)]
+
+
+def evaluate_many(
+    blocks: DigitBlocks,
+    models: Sequence[tuple[npt.NDArray[np.float64], npt.ArrayLike]],
+) -> list[Evaluation]:
+    """Classify cached digits with several models in one Spark pass.
+
+    Parameters
+    ----------
+    blocks : DigitBlocks
+    models : sequence of (centroids, centroid_labels)
+        Centroids of shape (k_m, 784) and their labels of shape (k_m,), ``-1``
+        for none.
+
+    Returns
+    -------
+    list of Evaluation
+        One per model, in order.
+    """
+    if not models:
+        return []
+    labels = [np.asarray(model_labels, dtype=np.int64) for _, model_labels in models]
+    for (centroids, _), model_labels in zip(models, labels, strict=True):
+        if centroids.ndim != 2 or model_labels.shape != (centroids.shape[0],):
+            raise ValueError(
+                f"centroids of shape {centroids.shape} need one label each, "
+                f"got labels of shape {model_labels.shape}"
+            )
+    context = blocks.rdd.context
+    prepared = context.broadcast([PreparedCentroids.of(centroids) for centroids, _ in models])
+    try:
+        return blocks.rdd.map(
+            lambda kv: evaluate_block_many(kv[1], prepared.value, labels)
+        ).treeReduce(_merge_many)
+    finally:
+        prepared.destroy()
 
 
 def evaluate(
@@ -106,12 +167,5 @@ def evaluate(
     -------
     Evaluation
     """
-    labels = np.asarray(centroid_labels, dtype=np.int64)
-    context = blocks.rdd.context
-    prepared = context.broadcast(PreparedCentroids.of(centroids))
-    try:
-        return blocks.rdd.map(lambda kv: evaluate_block(kv[1], prepared.value, labels)).treeReduce(
-            _merge
-        )
-    finally:
-        prepared.destroy()
+    (evaluation,) = evaluate_many(blocks, [(centroids, centroid_labels)])
+    return evaluation

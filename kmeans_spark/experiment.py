@@ -1,14 +1,18 @@
 """The walkthrough's experiment: split, train, label the centroids, classify held-out digits.
 
+One k or a sweep of many, each with restarts, all trained in the same passes.
+
 Data in (RDDs of reader rows), numbers out; writing is :mod:`kmeans_spark.model_io`'s.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -16,9 +20,10 @@ from pyspark import RDD
 
 from kmeans_spark.blocks import DigitBlocks, Row, to_blocks
 from kmeans_spark.errors import UsageError
-from kmeans_spark.evaluation import Evaluation, evaluate, majority_labels
-from kmeans_spark.init import random_centroids
-from kmeans_spark.lloyd import EMPTY_FARTHEST, IterationStats, LloydResult, fit_lloyd
+from kmeans_spark.evaluation import Evaluation, evaluate_many, majority_labels
+from kmeans_spark.hashing import restart_seeds
+from kmeans_spark.init import INIT_METHODS, INIT_RANDOM, InitSpec, initial_centroids
+from kmeans_spark.lloyd import EMPTY_FARTHEST, IterationStats, LloydResult, fit_lloyd_batch
 from kmeans_spark.schema import N_PIXELS
 from kmeans_spark.split import SPLIT_HEAD, split_train_validation
 
@@ -33,10 +38,12 @@ class TrainParams:
     ----------
     k : int
     seed : int
-        Seeds the initial centroids and the random validation split.
+        Seeds the initial centroids (restart 0; further restarts derive theirs,
+        see :func:`~kmeans_spark.hashing.restart_seeds`) and the random
+        validation split.
     max_iter : int
     tol : float
-        See :func:`~kmeans_spark.lloyd.fit_lloyd`.
+        See :func:`~kmeans_spark.lloyd.fit_lloyd_batch`.
     empty_cluster : {"farthest", "keep"}
     validation_fraction : float
         Share of the training input held out for validation, in [0, 1).
@@ -44,7 +51,16 @@ class TrainParams:
     partitions : int or None
         Number of data partitions; None for Spark's default parallelism.
     init_centroids : ndarray of float64, shape (k, 784), optional
-        Start here instead of at random digits.
+        Start here instead of an initialisation method (one restart only).
+    init : {"random", "k-means++", "k-means||"}
+    n_init : int
+        Restarts per k; the one with the lowest training inertia is kept.
+    init_trials : int or None
+        Local trials per centre of k-means++ (None: ``2 + int(log k)``).
+    init_oversampling : float
+        k-means|| samples about ``init_oversampling * k`` points per round.
+    init_steps : int
+        Rounds of k-means||.
     """
 
     k: int = 16
@@ -56,17 +72,46 @@ class TrainParams:
     split: str = SPLIT_HEAD
     partitions: int | None = None
     init_centroids: npt.NDArray[np.float64] | None = field(default=None, compare=False)
+    init: str = INIT_RANDOM
+    n_init: int = 1
+    init_trials: int | None = None
+    init_oversampling: float = 2.0
+    init_steps: int = 2
 
     def __post_init__(self) -> None:
         if self.k < 1:
             raise UsageError(f"k must be >= 1, got {self.k}")
         if self.partitions is not None and self.partitions < 1:
             raise UsageError(f"partitions must be >= 1, got {self.partitions}")
-        if self.init_centroids is not None and self.init_centroids.shape != (self.k, N_PIXELS):
+        if self.n_init < 1:
+            raise UsageError(f"n_init must be >= 1, got {self.n_init}")
+        if self.max_iter < 1:
+            raise UsageError(f"max_iter must be >= 1, got {self.max_iter}")
+        if not self.tol >= 0:
+            raise UsageError(f"tol must be >= 0, got {self.tol}")
+        if self.init_trials is not None and self.init_trials < 1:
+            raise UsageError(f"init_trials must be >= 1, got {self.init_trials}")
+        if not (self.init_oversampling > 0 and math.isfinite(self.init_oversampling)):
+            raise UsageError(f"init_oversampling must be > 0, got {self.init_oversampling}")
+        if self.init_steps < 1:
+            raise UsageError(f"init_steps must be >= 1, got {self.init_steps}")
+        if self.init not in INIT_METHODS:
             raise UsageError(
-                f"initial centroids have shape {self.init_centroids.shape}, "
-                f"expected ({self.k}, {N_PIXELS}) for k={self.k}"
+                f"unknown initialisation {self.init!r}: choose one of {', '.join(INIT_METHODS)}"
             )
+        if self.init_centroids is not None:
+            if self.init_centroids.shape != (self.k, N_PIXELS):
+                raise UsageError(
+                    f"initial centroids have shape {self.init_centroids.shape}, "
+                    f"expected ({self.k}, {N_PIXELS}) for k={self.k}"
+                )
+            if self.n_init != 1:
+                raise UsageError("given initial centroids allow one restart only (n_init=1)")
+
+    @property
+    def init_name(self) -> str:
+        """The initialisation as recorded with a model: a method, or ``given``."""
+        return "given" if self.init_centroids is not None else self.init
 
 
 @dataclass
@@ -80,35 +125,142 @@ class DataSummary:
     test_fingerprint: str | None
 
 
-@dataclass
-class ExperimentResult:
-    """A trained, labelled and evaluated model.
+@dataclass(frozen=True)
+class Restart:
+    """One restart of a k: where it started, where it ended, how it classifies.
 
     Attributes
     ----------
+    seed : int
+        Reproduces this restart as a single run with ``n_init=1``.
+    initial_inertia : float
+        Inertia of the training digits to the initial centroids.
+    inertia : float
+        Inertia to the final centroids.
+    iterations : int
+    converged : bool
+    validation_error_rate, test_error_rate : float or None
+    kept : bool
+        The restart with the lowest inertia (the first of equals) is the model.
+    """
+
+    seed: int
+    initial_inertia: float
+    inertia: float
+    iterations: int
+    converged: bool
+    validation_error_rate: float | None
+    test_error_rate: float | None
+    kept: bool
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "seed": self.seed,
+            "initial_inertia": self.initial_inertia,
+            "inertia": self.inertia,
+            "iterations": self.iterations,
+            "converged": self.converged,
+            "validation_error_rate": _finite_or_none(self.validation_error_rate),
+            "test_error_rate": _finite_or_none(self.test_error_rate),
+            "kept": self.kept,
+        }
+
+
+def _finite_or_none(value: float | None) -> float | None:
+    return value if value is not None and math.isfinite(value) else None
+
+
+@dataclass
+class ExperimentResult:
+    """A trained, labelled and evaluated model: the best restart of one k.
+
+    Attributes
+    ----------
+    params : TrainParams
+        With this model's ``k``.
     model : LloydResult
     centroid_labels : ndarray of int64, shape (k,)
     validation, test : Evaluation or None
     data : DataSummary
     seconds : dict of str to float
-        ``load``, ``train``, ``evaluate``, ``total``.
+        ``load``, ``init``, ``train``, ``evaluate``, ``total``: of the whole run,
+        which may have trained other models in the same passes.
+    restarts : list of Restart
+        Every restart of this k, the kept one marked.
     """
 
+    params: TrainParams
     model: LloydResult
     centroid_labels: npt.NDArray[np.int64]
     validation: Evaluation | None
     test: Evaluation | None
     data: DataSummary
     seconds: dict[str, float]
+    restarts: list[Restart] = field(default_factory=list)
+
+    @property
+    def initial_inertia(self) -> float:
+        return self.model.history[0].inertia if self.model.history else math.nan
 
 
-def run_experiment(
+@dataclass
+class SweepResult:
+    """Models for several k, trained together.
+
+    Attributes
+    ----------
+    experiments : list of ExperimentResult
+        One per k, in ascending k.
+    passes : int
+        Lloyd passes over the data: as many as the longest training.
+    seconds : dict of str to float
+        ``load``, ``init``, ``train``, ``evaluate``, ``total``.
+    """
+
+    experiments: list[ExperimentResult]
+    passes: int
+    seconds: dict[str, float]
+
+
+def parse_k_list(text: str) -> list[int]:
+    """``"5-24,100"`` -> ``[5, 6, ..., 24, 100]``: ascending, without repeats.
+
+    Raises
+    ------
+    UsageError
+        Anything but comma-separated positive integers and ``low-high`` ranges.
+    """
+    values: set[int] = set()
+    for part in text.split(","):
+        item = part.strip()
+        low, dash, high = item.partition("-")
+        try:
+            first = int(low)
+            last = int(high) if dash else first
+        except ValueError:
+            raise UsageError(
+                f"--k {text!r}: expected numbers and ranges such as 5-24,100"
+            ) from None
+        if first < 1 or last < first:
+            raise UsageError(f"--k {text!r}: {item!r} is not a range of k >= 1")
+        values.update(range(first, last + 1))
+    return sorted(values)
+
+
+def run_sweep(
     train_rows: RDD[Row],
     test_rows: RDD[Row] | None,
     params: TrainParams,
-    on_iteration: Callable[[IterationStats], None] | None = None,
-) -> ExperimentResult:
-    """Run the walkthrough's experiment on Spark.
+    ks: Sequence[int],
+    on_iteration: Callable[[int, IterationStats], None] | None = None,
+) -> SweepResult:
+    """Train, label and evaluate models for every k in ``ks``, all in the same passes.
+
+    Every k gets ``params.n_init`` restarts; all restarts of all k are
+    initialised together and trained as one batch
+    (:func:`~kmeans_spark.lloyd.fit_lloyd_batch`), and every restart is
+    evaluated in one pass per held-out set. For each k the restart with the
+    lowest training inertia is kept, as scikit-learn does.
 
     Parameters
     ----------
@@ -117,13 +269,23 @@ def run_experiment(
     test_rows : RDD of (id, label, pixels), optional
         An independent test set (MNIST's 10,000 digits).
     params : TrainParams
+        Everything but ``k``, which ``ks`` gives.
+    ks : sequence of int
     on_iteration : callable, optional
-        Receives every iteration's statistics.
+        Receives each model's index (k-major, then restart) and every iteration's
+        statistics.
 
     Returns
     -------
-    ExperimentResult
+    SweepResult
     """
+    ks = sorted(set(ks))
+    if not ks:
+        raise UsageError("no k to train")
+    if params.init_centroids is not None and ks != [params.k]:
+        raise UsageError("given initial centroids train exactly one k")
+    per_k = [replace(params, k=k) for k in ks]  # validates every k
+    seeds = restart_seeds(params.seed, params.n_init)
     started = time.perf_counter()
     everything = to_blocks(train_rows, params.partitions)
     train, validation = split_train_validation(
@@ -142,23 +304,42 @@ def run_experiment(
         loaded - started,
     )
     try:
-        initial = (
-            params.init_centroids
-            if params.init_centroids is not None
-            else random_centroids(train, params.k, params.seed)
+        specs = [InitSpec(k, seed) for k in ks for seed in seeds]
+        if params.init_centroids is not None:
+            initial = [params.init_centroids]
+        else:
+            initial = [
+                result.centroids
+                for result in initial_centroids(
+                    train,
+                    specs,
+                    params.init,
+                    trials=params.init_trials,
+                    oversampling=params.init_oversampling,
+                    steps=params.init_steps,
+                )
+            ]
+        initialised = time.perf_counter()
+        logger.info(
+            "initialised %d models (%s) in %.2f s",
+            len(initial),
+            params.init_name,
+            initialised - loaded,
         )
-        model = fit_lloyd(
+        models = fit_lloyd_batch(
             train,
             initial,
             max_iter=params.max_iter,
             tol=params.tol,
             empty_cluster=params.empty_cluster,
             on_iteration=on_iteration,
+            names=[f"k={spec.k} restart {i % len(seeds)}" for i, spec in enumerate(specs)],
         )
         trained = time.perf_counter()
-        centroid_labels = majority_labels(model.label_counts)
-        validation_eval = _evaluate(validation, model, centroid_labels)
-        test_eval = _evaluate(test, model, centroid_labels)
+        labels = [majority_labels(model.label_counts) for model in models]
+        pairs = list(zip([m.centroids for m in models], labels, strict=True))
+        validation_evals = _evaluate(validation, pairs)
+        test_evals = _evaluate(test, pairs)
         finished = time.perf_counter()
         data = DataSummary(
             train.num_digits,
@@ -171,22 +352,81 @@ def run_experiment(
         for blocks in (train, validation, test):
             if blocks is not None:
                 blocks.unpersist()
-    return ExperimentResult(
-        model,
-        centroid_labels,
-        validation_eval,
-        test_eval,
-        data,
-        {
-            "load": loaded - started,
-            "train": trained - loaded,
-            "evaluate": finished - trained,
-            "total": finished - started,
-        },
-    )
+    seconds = {
+        "load": loaded - started,
+        "init": initialised - loaded,
+        "train": trained - initialised,
+        "evaluate": finished - trained,
+        "total": finished - started,
+    }
+    experiments = []
+    for position, k_params in enumerate(per_k):
+        indices = range(position * len(seeds), (position + 1) * len(seeds))
+        best = min(indices, key=lambda i: models[i].inertia)  # the first of equals
+        restarts = [
+            Restart(
+                seeds[i - indices.start],
+                models[i].history[0].inertia,
+                models[i].inertia,
+                models[i].iterations,
+                models[i].converged,
+                _error_rate(validation_evals[i]),
+                _error_rate(test_evals[i]),
+                i == best,
+            )
+            for i in indices
+        ]
+        experiments.append(
+            ExperimentResult(
+                k_params,
+                models[best],
+                labels[best],
+                validation_evals[best],
+                test_evals[best],
+                data,
+                seconds,
+                restarts,
+            )
+        )
+    passes = max(m.iterations for m in models) if models else 0
+    return SweepResult(experiments, passes, seconds)
+
+
+def run_experiment(
+    train_rows: RDD[Row],
+    test_rows: RDD[Row] | None,
+    params: TrainParams,
+    on_iteration: Callable[[IterationStats], None] | None = None,
+) -> ExperimentResult:
+    """Run the walkthrough's experiment on Spark for one k: a sweep of one.
+
+    Parameters
+    ----------
+    train_rows : RDD of (id, label, pixels)
+        The training input; the validation share is split off it.
+    test_rows : RDD of (id, label, pixels), optional
+        An independent test set (MNIST's 10,000 digits).
+    params : TrainParams
+    on_iteration : callable, optional
+        Receives every iteration's statistics (of every restart).
+
+    Returns
+    -------
+    ExperimentResult
+    """
+    callback = None if on_iteration is None else (lambda _, stats: on_iteration(stats))
+    (result,) = run_sweep(train_rows, test_rows, params, [params.k], callback).experiments
+    return result
 
 
 def _evaluate(
-    blocks: DigitBlocks | None, model: LloydResult, centroid_labels: npt.NDArray[np.int64]
-) -> Evaluation | None:
-    return None if blocks is None else evaluate(blocks, model.centroids, centroid_labels)
+    blocks: DigitBlocks | None,
+    models: list[tuple[npt.NDArray[np.float64], npt.NDArray[np.int64]]],
+) -> list[Evaluation | None]:
+    if blocks is None:
+        return [None] * len(models)
+    return list(evaluate_many(blocks, models))
+
+
+def _error_rate(evaluation: Evaluation | None) -> float | None:
+    return None if evaluation is None else evaluation.error_rate

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import os
+from collections.abc import Mapping, Sequence
 
 import matplotlib
 
@@ -91,3 +93,56 @@ def seconds_per_iteration_plot(records: list[dict[str, object]]) -> Figure:
         axis.legend(fontsize=8)
     figure.tight_layout()
     return figure
+
+
+def error_by_k_plot(
+    ks: Sequence[int],
+    error_rates: Mapping[str, Sequence[float | None]],
+    zoom: tuple[int, int] = (5, 24),
+) -> Figure:
+    """Error rate by number of clusters: all k, and a zoom on a range of k.
+
+    The walkthrough's two figures side by side.
+
+    Parameters
+    ----------
+    ks : sequence of int, shape (m,)
+    error_rates : mapping of str to sequence of float or None, each of shape (m,)
+        One line per held-out set (``validation``, ``test``); None where a k has
+        no value.
+    zoom : (int, int)
+        Smallest and largest k of the right panel; the panel is left out when
+        no k falls in it or every k does.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    k_list = [int(k) for k in ks]
+    zoomed = [k for k in k_list if zoom[0] <= k <= zoom[1]]
+    panels: list[tuple[str, list[int]]] = [("all k", k_list)]
+    if zoomed and len(zoomed) < len(k_list):
+        panels.append((f"k = {zoom[0]}..{zoom[1]}", zoomed))
+    figure, axes = plt.subplots(1, len(panels), figsize=(6 * len(panels), 4.2), squeeze=False)
+    for axis, (title, shown) in zip(axes[0], panels, strict=True):
+        for name, rates in error_rates.items():
+            points = [
+                (k, float(rate))
+                for k, rate in zip(k_list, rates, strict=True)
+                if k in shown and rate is not None and math.isfinite(rate)
+            ]
+            if points:
+                axis.plot(*zip(*points, strict=True), marker="o", label=f"{name} error rate")
+        axis.set_xlabel("number of clusters k")
+        axis.set_ylabel("error rate")
+        axis.set_title(f"Error rate by number of clusters ({title})")
+        axis.grid(True, alpha=0.3)
+        axis.legend(fontsize=8)
+    figure.tight_layout()
+    return figure
+
+
+def save_figure(figure: Figure, path: str | os.PathLike[str], dpi: int = 100) -> None:
+    """Write ``figure`` to ``path`` (format from the suffix) and release it."""
+    figure.savefig(path, dpi=dpi)
+    plt.close(figure)

@@ -50,3 +50,22 @@ def uniform_by_id(ids: npt.ArrayLike, seed: int, stream: int) -> npt.NDArray[np.
 
 STREAM_SPLIT = 1
 STREAM_INIT = 2
+STREAM_KMEANS_PP = 3
+"""Base of the k-means++ initialisation's streams (:func:`kmeans_spark.init.sampling.substream`)."""
+STREAM_KMEANS_PARALLEL = 4
+"""Base of the k-means|| initialisation's streams."""
+STREAM_KMEANS_PARALLEL_REDUCE = 5
+"""Seeds, with the user's seed, the driver's generator that reduces k-means|| candidates to k."""
+STREAM_RESTART = 6
+"""Derives the seeds of restarts 1, 2, ... from the user's seed (:func:`restart_seeds`)."""
+
+
+def restart_seeds(seed: int, count: int) -> list[int]:
+    """Seeds of ``count`` restarts: the user's seed first, then seeds derived from it.
+
+    Restart 0 uses ``seed`` itself, so one restart is the same model as a single
+    run with that seed; every derived seed is a non-negative 31-bit integer that
+    reproduces its restart as a single run.
+    """
+    derived = uniform_by_id(np.arange(1, count), seed, STREAM_RESTART)
+    return [seed] + [int(u * (1 << 31)) for u in derived.tolist()]

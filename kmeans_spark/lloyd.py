@@ -39,7 +39,7 @@ from kmeans_spark.distances import (
     sq_distances_to_assigned,
 )
 from kmeans_spark.errors import UsageError
-from kmeans_spark.partials import ClusterTotals, partial_sums
+from kmeans_spark.partials import ClusterTotals, partial_changes, partial_sums
 from kmeans_spark.passes import BlockPasses
 from kmeans_spark.schema import N_PIXELS
 
@@ -136,14 +136,15 @@ def _assign_and_sum(
     assignments = assign_batch(block.pixels, block.sq_norms, payload.prepared, before)
     emitted: list[tuple[PartialKey, npt.NDArray[np.int64]]] = []
     for model, assignment, old in zip(payload.models, assignments, before, strict=True):
-        for cluster, partial in partial_sums(
-            block.pixels,
-            block.sq_norms,
-            block.labels,
-            assignment.labels,
-            None if old is None else old.labels,
-        ):
-            emitted.append(((model, cluster), partial))
+        # After the first pass only the points that moved change the totals.
+        partials = (
+            partial_sums(block.pixels, block.sq_norms, block.labels, assignment.labels, None)
+            if old is None
+            else partial_changes(
+                block.pixels, block.sq_norms, block.labels, assignment.labels, old.labels
+            )
+        )
+        emitted.extend(((model, cluster), partial) for cluster, partial in partials)
     return dict(zip(payload.models, assignments, strict=True)), emitted
 
 
@@ -191,6 +192,7 @@ class LloydRunner:
     def __init__(self, blocks: DigitBlocks, resident: bool = True) -> None:
         self.passes = BlockPasses(blocks, resident=resident)
         self._kept_centroids: dict[int, npt.NDArray[np.float64]] = {}
+        self._kept_totals: dict[int, ClusterTotals] = {}
 
     @property
     def resident(self) -> Any:
@@ -223,12 +225,25 @@ class LloydRunner:
             _add_partials,
             keep_state=True,
             reduce_partitions=max(1, min(clusters, self.passes.context.defaultParallelism)),
+            # Without its kept assignments a pass still assigns exactly; it only
+            # cannot tell which points moved, and emits whole sums instead of changes.
+            lost_state="restart",
         )
+        with_state = self.passes.last_pass_had_state
         per_model: dict[int, list[tuple[int, npt.NDArray[np.int64]]]] = {m: [] for m in models}
         for (model, cluster), partial in merged:
             per_model[model].append((cluster, partial))
+        totals = {
+            m: (
+                self._kept_totals[m].with_changes(per_model[m])
+                if with_state and m in self._kept_totals
+                else ClusterTotals.from_partials(centroids[m].shape[0], per_model[m])
+            )
+            for m in models
+        }
         self._kept_centroids = {m: np.array(centroids[m], dtype=np.float64) for m in models}
-        return {m: ClusterTotals.from_partials(centroids[m].shape[0], per_model[m]) for m in models}
+        self._kept_totals = totals
+        return totals
 
     def farthest_points(
         self, requests: Mapping[int, int]
@@ -268,6 +283,7 @@ class LloydRunner:
         """Drop the kept assignments and the local copies of the blocks."""
         self.passes.close()
         self._kept_centroids = {}
+        self._kept_totals = {}
 
 
 def _relocate_empty_clusters(

@@ -7,7 +7,7 @@ file               content
 =================  ==============================================================
 ``model.json``     format version, parameters, centroid labels, input fingerprint
 ``centroids.npy``  float64 array of shape (k, 784)
-``metrics.json``   iterations, convergence, inertia, error rates, history, seconds
+``metrics.json``   iterations, convergence, inertia, error rates, restarts, history, seconds
 ``confusion.csv``  true label x inferred label counts, per evaluated set
 ``centroids.png``  the centroids as 28 x 28 images titled with their labels
 =================  ==============================================================
@@ -34,8 +34,8 @@ import numpy.typing as npt
 
 from kmeans_spark.errors import InputError, UsageError
 from kmeans_spark.evaluation import Evaluation
-from kmeans_spark.experiment import ExperimentResult, TrainParams
-from kmeans_spark.figures import centroid_grid
+from kmeans_spark.experiment import ExperimentResult
+from kmeans_spark.figures import centroid_grid, save_figure
 from kmeans_spark.schema import N_CLASSES, N_PIXELS
 
 MODEL_FORMAT_VERSION = 1
@@ -92,14 +92,44 @@ def evaluation_record(evaluation: Evaluation) -> dict[str, Any]:
     }
 
 
-def metrics_record(result: ExperimentResult, params: TrainParams) -> dict[str, Any]:
+def spread(values: list[float | None]) -> dict[str, float | None]:
+    """Smallest, largest, mean and (population) standard deviation of the finite values."""
+    finite = [v for v in values if v is not None and math.isfinite(v)]
+    if not finite:
+        return {"min": None, "max": None, "mean": None, "std": None}
+    array = np.asarray(finite, dtype=np.float64)
+    return {
+        "min": float(array.min()),
+        "max": float(array.max()),
+        "mean": float(array.mean()),
+        "std": float(array.std()),
+    }
+
+
+def restarts_record(result: ExperimentResult) -> dict[str, Any]:
+    """The restarts of a k and their spread."""
+    return {
+        "restarts": [restart.as_dict() for restart in result.restarts],
+        "spread": {
+            "inertia": spread([r.inertia for r in result.restarts]),
+            "validation_error_rate": spread([r.validation_error_rate for r in result.restarts]),
+            "test_error_rate": spread([r.test_error_rate for r in result.restarts]),
+        },
+    }
+
+
+def metrics_record(result: ExperimentResult) -> dict[str, Any]:
     """Everything ``metrics.json`` holds."""
     model = result.model
+    params = result.params
     record: dict[str, Any] = {
         "k": params.k,
         "seed": params.seed,
+        "init": params.init_name,
+        "n_init": params.n_init,
         "iterations": model.iterations,
         "converged": model.converged,
+        "initial_inertia": result.initial_inertia,
         "inertia": model.inertia,
         "cluster_sizes": model.cluster_sizes.tolist(),
         "centroid_labels": result.centroid_labels.tolist(),
@@ -109,16 +139,16 @@ def metrics_record(result: ExperimentResult, params: TrainParams) -> dict[str, A
         record["validation"] = evaluation_record(result.validation)
     if result.test is not None:
         record["test"] = evaluation_record(result.test)
+    record.update(restarts_record(result))
     record["history"] = [stats.as_dict() for stats in model.history]
     record["seconds"] = result.seconds["total"]
     record["timings"] = result.seconds
     return record
 
 
-def model_record(
-    result: ExperimentResult, params: TrainParams, sources: dict[str, str | None]
-) -> dict[str, Any]:
+def model_record(result: ExperimentResult, sources: dict[str, str | None]) -> dict[str, Any]:
     """Everything ``model.json`` holds."""
+    params = result.params
     return {
         "format_version": MODEL_FORMAT_VERSION,
         "algorithm": "lloyd",
@@ -133,7 +163,12 @@ def model_record(
             "validation_fraction": params.validation_fraction,
             "split": params.split,
             "partitions": params.partitions,
-            "init": "given" if params.init_centroids is not None else "random",
+            "init": params.init_name,
+            "n_init": params.n_init,
+            "init_trials": params.init_trials,
+            "init_oversampling": params.init_oversampling,
+            "init_steps": params.init_steps,
+            "restart_seed": next((r.seed for r in result.restarts if r.kept), params.seed),
         },
         "input": {
             **sources,
@@ -160,28 +195,34 @@ def _write_json(path: Path, record: dict[str, Any]) -> None:
     path.write_text(json.dumps(record, indent=2, allow_nan=False) + "\n")
 
 
+def write_model_files(
+    folder: Path, result: ExperimentResult, sources: dict[str, str | None]
+) -> None:
+    """Write a trained model's files into an existing folder (see the module's table)."""
+    np.save(folder / "centroids.npy", result.model.centroids)
+    _write_json(folder / "model.json", model_record(result, sources))
+    _write_json(folder / "metrics.json", metrics_record(result))
+    evaluations = {
+        name: evaluation
+        for name, evaluation in (("validation", result.validation), ("test", result.test))
+        if evaluation is not None
+    }
+    write_confusion_csv(folder / "confusion.csv", evaluations)
+    figure = centroid_grid(
+        result.model.centroids, result.centroid_labels, result.model.cluster_sizes
+    )
+    save_figure(figure, folder / "centroids.png")
+
+
 def write_model(
     path: str | os.PathLike[str],
     result: ExperimentResult,
-    params: TrainParams,
     sources: dict[str, str | None],
     overwrite: bool = False,
 ) -> Path:
     """Write a trained model's folder atomically; return its path."""
     with atomic_output_dir(path, overwrite) as staging:
-        np.save(staging / "centroids.npy", result.model.centroids)
-        _write_json(staging / "model.json", model_record(result, params, sources))
-        _write_json(staging / "metrics.json", metrics_record(result, params))
-        evaluations = {
-            name: evaluation
-            for name, evaluation in (("validation", result.validation), ("test", result.test))
-            if evaluation is not None
-        }
-        write_confusion_csv(staging / "confusion.csv", evaluations)
-        figure = centroid_grid(
-            result.model.centroids, result.centroid_labels, result.model.cluster_sizes
-        )
-        figure.savefig(staging / "centroids.png", dpi=100)
+        write_model_files(staging, result, sources)
     return Path(path)
 
 

@@ -15,6 +15,12 @@ slice           content
 Everything is an exact integer, so merging partials in any order (any
 partitioning, any reduce tree) gives the same bits, and the centroids, inertia
 and label counts computed from them are reproducible.
+
+Once points settle, few change cluster from one pass to the next, and
+:func:`partial_changes` emits only what changed: the sums of the points that
+moved in minus those that moved out. Added to the previous totals
+(:meth:`ClusterTotals.with_changes`) they give, exactly, the totals that
+:func:`partial_sums` would have given.
 """
 
 from __future__ import annotations
@@ -82,6 +88,48 @@ def partial_sums(
     return [(int(c), out[i]) for i, c in enumerate(clusters.tolist())]
 
 
+def partial_changes(
+    pixels: npt.NDArray[np.uint8],
+    sq_norms: npt.NDArray[np.int64],
+    true_labels: npt.NDArray[np.int8],
+    assigned: npt.NDArray[np.int32],
+    previous: npt.NDArray[np.int32],
+) -> list[tuple[int, npt.NDArray[np.int64]]]:
+    """How one block's partials changed since the previous pass, for the clusters that did.
+
+    Parameters are as for :func:`partial_sums`, ``previous`` required.
+
+    Returns
+    -------
+    list of (int, ndarray of int64, shape (797,))
+        Per cluster that gained or lost points: the change of every column of
+        the layout, except ``MOVED``, which is the number of points that moved in.
+    """
+    moved = np.flatnonzero(assigned != previous)
+    if moved.size == 0:
+        return []
+    arrivals, departures = assigned[moved], previous[moved]
+    out = []
+    for cluster in np.union1d(arrivals, departures).tolist():
+        gained = moved[arrivals == cluster]
+        lost = moved[departures == cluster]
+        change = np.zeros(WIDTH, dtype=np.int64)
+        change[SUMS] = pixels[gained].sum(axis=0, dtype=np.int64)
+        change[SUMS] -= pixels[lost].sum(axis=0, dtype=np.int64)
+        change[COUNT] = gained.size - lost.size
+        change[SQ_NORMS] = sq_norms[gained].sum() - sq_norms[lost].sum()
+        change[MOVED] = gained.size
+        change[LABEL_COUNTS] = _label_histogram(true_labels[gained])
+        change[LABEL_COUNTS] -= _label_histogram(true_labels[lost])
+        out.append((int(cluster), change))
+    return out
+
+
+def _label_histogram(labels: npt.NDArray[np.int8]) -> npt.NDArray[np.int64]:
+    known = labels[labels >= 0]
+    return np.bincount(known, minlength=N_CLASSES).astype(np.int64)
+
+
 @dataclass(frozen=True)
 class ClusterTotals:
     """Merged partials of all ``k`` clusters, as arrays.
@@ -114,6 +162,19 @@ class ClusterTotals:
             table[:, MOVED].copy(),
             table[:, LABEL_COUNTS].copy(),
         )
+
+    def with_changes(self, changes: list[tuple[int, npt.NDArray[np.int64]]]) -> ClusterTotals:
+        """These totals updated by merged :func:`partial_changes`; ``moved`` from the changes."""
+        sums, counts, sq_norms = self.sums.copy(), self.counts.copy(), self.sq_norms.copy()
+        label_counts = self.label_counts.copy()
+        moved = np.zeros_like(self.moved)
+        for cluster, change in changes:
+            sums[cluster] += change[SUMS]
+            counts[cluster] += change[COUNT]
+            sq_norms[cluster] += change[SQ_NORMS]
+            moved[cluster] = change[MOVED]
+            label_counts[cluster] += change[LABEL_COUNTS]
+        return ClusterTotals(sums, counts, sq_norms, moved, label_counts)
 
     def inertia(self, centroids: npt.NDArray[np.float64]) -> float:
         """Sum of squared distances of the points to the centroids they were assigned to.

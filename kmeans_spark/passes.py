@@ -6,14 +6,27 @@ each block beside the state that the previous pass left for that block, emits
 ``(key, value)`` pairs that one ``reduceByKey`` merges, and keeps the new state
 for the next pass. :class:`BlockPasses` runs such passes.
 
-The state stays on the executors: the next pass reads it through a
+The state stays on the executors, in a file beside the executor-local block
+copies (:mod:`kmeans_spark.resident`); the cached RDD of a kept pass holds only
+the file's path and the emitted pairs. The next pass reads both through a
 partitioner-aware union with the blocks, which places partition ``i`` of both in
-the same task without a shuffle.
+the same task without a shuffle. Keeping the state out of Spark's cache spares
+every pass from shipping it through the JVM three times (cached, read back for
+the shuffle, read back by the next pass).
+
+A task that finds no state file (its executor was lost, or Spark ran the task
+elsewhere) fails the pass with :data:`STATE_MISSING_MARKER`; a caller that can
+do without the state for a pass asks :meth:`BlockPasses.run` to re-run it
+without (``lost_state="restart"``).
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import pickle
+import shutil
+import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -25,6 +38,9 @@ from kmeans_spark.errors import raise_input_errors
 from kmeans_spark.resident import ResidentBlock, ResidentBlocks, is_missing_copy
 
 logger = logging.getLogger(__name__)
+
+STATE_MISSING_MARKER = "KMeansSparkStateMissing"
+LOST_STATE_POLICIES = ("fail", "restart")
 
 P = TypeVar("P")
 Emitted = list[tuple[Any, Any]]
@@ -48,6 +64,52 @@ class _KeptPass(Generic[P]):
         self.broadcast.destroy()
 
 
+class StateMissing(RuntimeError):
+    """A task found no local file of the state its partition's previous pass kept."""
+
+
+@dataclass(frozen=True)
+class LocalState:
+    """Where a kept pass left one partition's state: a file on the executor that ran it."""
+
+    path: str
+
+    def load(self) -> Any:
+        try:
+            handle = open(self.path, "rb")
+        except FileNotFoundError:
+            raise StateMissing(f"{STATE_MISSING_MARKER}: no local state at {self.path}") from None
+        # Our own task wrote this file in this application: not user input.
+        with handle:
+            return pickle.load(handle)
+
+
+def _state_root() -> str:
+    from pyspark import SparkFiles
+
+    return os.path.join(SparkFiles.getRootDirectory(), "kmeans_spark_state")
+
+
+def _state_path(token: str, pass_id: int, key: int) -> str:
+    return os.path.join(_state_root(), token, f"pass-{pass_id:06d}-part-{key:05d}.pkl")
+
+
+def _save_state(path: str, state: Any) -> LocalState:
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    staging = f"{path}.tmp-{uuid.uuid4().hex}"
+    with open(staging, "wb") as handle:
+        pickle.dump(state, handle, protocol=pickle.HIGHEST_PROTOCOL)
+    os.replace(staging, path)  # a retried task replaces its earlier attempt's file whole
+    return LocalState(path)
+
+
+def _remove_states(token: str) -> Callable[[Iterable[object]], None]:
+    def run(_: Iterable[object]) -> None:
+        shutil.rmtree(os.path.join(_state_root(), token), ignore_errors=True)
+
+    return run
+
+
 def split_items(items: Iterable[tuple[int, Any]]) -> tuple[int, DigitBlock, Any]:
     """Separate the block and the previous state that a union put in one partition.
 
@@ -62,8 +124,8 @@ def split_items(items: Iterable[tuple[int, Any]]) -> tuple[int, DigitBlock, Any]
             block = value
         elif isinstance(value, ResidentBlock):
             block = value.load()
-        else:  # the output of the previous pass: (state, emitted)
-            previous, seen_previous = value[0], True
+        else:  # the output of the previous kept pass: (LocalState, emitted)
+            previous, seen_previous = value[0].load(), True
     if block is None:
         raise RuntimeError(f"partition {key} holds no digit block: partitioning was lost")
     if seen_previous and previous is None:
@@ -72,11 +134,24 @@ def split_items(items: Iterable[tuple[int, Any]]) -> tuple[int, DigitBlock, Any]
 
 
 def _apply_step(
-    step: Step[P], payload: Broadcast[P]
+    step: Step[P],
+    payload: Broadcast[P],
+    token: str,
+    keep_as: int | None,
+    obsolete: int | None,
 ) -> Callable[[Iterable[tuple[int, Any]]], Iterator[tuple[int, tuple[Any, Emitted]]]]:
+    """The task of a pass: the step, its state saved locally when ``keep_as`` names the pass."""
+
     def run(items: Iterable[tuple[int, Any]]) -> Iterator[tuple[int, tuple[Any, Emitted]]]:
         key, block, previous = split_items(items)
-        yield key, step(block, previous, payload.value)
+        state, emitted = step(block, previous, payload.value)
+        if obsolete is not None:  # a pass that no later pass reads any more
+            try:
+                os.remove(_state_path(token, obsolete, key))
+            except FileNotFoundError:
+                pass  # written on another executor: removed with the rest at close
+        kept = None if keep_as is None else _save_state(_state_path(token, keep_as, key), state)
+        yield key, (kept, emitted)
 
     return run
 
@@ -104,6 +179,12 @@ class BlockPasses:
         self.context = blocks.rdd.context
         self.resident = ResidentBlocks(blocks) if resident else None
         self._kept: _KeptPass[Any] | None = None
+        self._kept_id: int | None = None
+        self._obsolete_id: int | None = None
+        self._passes = 0
+        self._token = uuid.uuid4().hex
+        self.last_pass_had_state = False
+        """Whether the last :meth:`run` read a kept state (False after a restart without)."""
 
     @property
     def has_state(self) -> bool:
@@ -146,6 +227,7 @@ class BlockPasses:
         *,
         keep_state: bool,
         reduce_partitions: int | None = None,
+        lost_state: str = "fail",
     ) -> list[tuple[Any, Any]]:
         """One pass: ``step`` on every block, then ``reduceByKey(combine)`` of what it emitted.
 
@@ -164,23 +246,30 @@ class BlockPasses:
             otherwise the previous state stays kept.
         reduce_partitions : int, optional
             Partitions of the ``reduceByKey``; default: Spark's default parallelism.
+        lost_state : {"fail", "restart"}
+            When a task finds no kept state: fail, or drop the kept state and run
+            the pass again without (``last_pass_had_state`` tells which happened).
 
         Returns
         -------
         list of (key, value)
             One merged value per key, in no particular order.
         """
+        if lost_state not in LOST_STATE_POLICIES:
+            raise ValueError(f"lost_state must be one of {LOST_STATE_POLICIES}, got {lost_state!r}")
         broadcast = self.context.broadcast(payload)
         reducers = reduce_partitions or self.context.defaultParallelism
+        self._passes += 1
+        keep_as = self._passes if keep_state else None
         passed: RDD[tuple[int, tuple[Any, Emitted]]] | None = None
 
         def one_pass() -> list[tuple[Any, Any]]:
             nonlocal passed
             if passed is not None:
                 passed.unpersist()
-            passed = self._source().mapPartitions(
-                _apply_step(step, broadcast), preservesPartitioning=True
-            )
+            self.last_pass_had_state = self._kept is not None
+            function = _apply_step(step, broadcast, self._token, keep_as, self._obsolete_id)
+            passed = self._source().mapPartitions(function, preservesPartitioning=True)
             if keep_state:
                 passed.persist(StorageLevel.MEMORY_AND_DISK)
                 # Cuts the lineage once materialised: it would otherwise grow by one
@@ -189,15 +278,25 @@ class BlockPasses:
             return passed.flatMap(_emitted).reduceByKey(combine, numPartitions=reducers).collect()
 
         try:
-            merged = self._with_local_copies(one_pass)
+            try:
+                merged = self._with_local_copies(one_pass)
+            except Exception as exc:
+                if lost_state != "restart" or STATE_MISSING_MARKER not in str(exc):
+                    raise
+                logger.warning("a task found no kept state (executor lost?): pass run without")
+                self.release()
+                merged = self._with_local_copies(one_pass)
         except BaseException:
             if passed is not None:
                 passed.unpersist()
             broadcast.destroy()
             raise
+        self._obsolete_id = None
         if keep_state and passed is not None:
+            superseded = self._kept_id
             self.release()
-            self._kept = _KeptPass(passed, broadcast)
+            self._kept, self._kept_id = _KeptPass(passed, broadcast), keep_as
+            self._obsolete_id = superseded
         else:
             broadcast.destroy()
         return merged
@@ -212,13 +311,18 @@ class BlockPasses:
         return list(self._with_local_copies(lambda: self._source().mapPartitions(run).collect()))
 
     def release(self) -> None:
-        """Drop the kept state."""
+        """Drop the kept state (its local files go at :meth:`close` or with a later pass)."""
         if self._kept is not None:
             self._kept.drop()
             self._kept = None
+            self._kept_id = None
 
     def close(self) -> None:
-        """Drop the kept state and the local copies of the blocks."""
+        """Drop the kept state, its local files and the local copies of the blocks."""
         self.release()
+        if self._passes:
+            # One clean-up task per partition reaches most executors; the application's
+            # own clean-up removes whatever another executor still holds.
+            self.blocks.rdd.foreachPartition(_remove_states(self._token))
         if self.resident is not None:
             self.resident.remove()

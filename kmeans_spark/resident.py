@@ -62,8 +62,10 @@ class ResidentBlock:
             When this executor does not hold the files.
         """
         try:
+            # Plain ndarray views of the maps: numpy.memmap's subclass hooks cost on every slice.
             arrays = [
-                np.load(os.path.join(self.folder, f"{name}.npy"), mmap_mode="r") for name in _FIELDS
+                np.asarray(np.load(os.path.join(self.folder, f"{name}.npy"), mmap_mode="r"))
+                for name in _FIELDS
             ]
         except FileNotFoundError:
             raise ResidentBlockMissing(

@@ -39,6 +39,7 @@ def spark() -> SparkSession:
         .config("spark.sql.shuffle.partitions", "2")
         .config("spark.default.parallelism", "2")
         .config("spark.driver.memory", "4g")
+        .config("spark.executorEnv.OPENBLAS_NUM_THREADS", "1")  # as conf/spark-defaults.conf
         .getOrCreate()
     )
     session.sparkContext.setLogLevel("ERROR")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import gzip
+import json
 from pathlib import Path
 
 import numpy as np
@@ -48,3 +50,25 @@ def load_mnist_numpy(mnist_dir: Path, kind: str = "train") -> tuple[np.ndarray, 
     with gzip.open(mnist_dir / f"{kind}-labels-idx1-ubyte.gz", "rb") as handle:
         labels = np.frombuffer(handle.read(), dtype=np.uint8, offset=8)
     return images, labels
+
+
+def write_jsonl(path: Path, pixels: np.ndarray, labels: np.ndarray) -> None:
+    """Digits in the walkthrough's JSON-lines format."""
+    with path.open("w") as handle:
+        for row, label in zip(pixels, labels, strict=True):
+            record = {"data": base64.b64encode(row.tobytes()).decode(), "label": int(label)}
+            handle.write(json.dumps(record) + "\n")
+
+
+def separated_digits(per_class: int = 30, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Three well-separated digit classes (labels 3, 5, 8), interleaved."""
+    rng = np.random.default_rng(seed)
+    prototypes = np.zeros((3, N_PIXELS), dtype=np.int64)
+    prototypes[0, :100] = 200
+    prototypes[1, 300:400] = 200
+    prototypes[2, 600:700] = 200
+    labels = np.tile([3, 5, 8], per_class)
+    classes = np.tile([0, 1, 2], per_class)
+    noise = rng.integers(-20, 20, (3 * per_class, N_PIXELS))
+    pixels = np.clip(prototypes[classes] + noise, 0, 255)
+    return pixels.astype(np.uint8), labels

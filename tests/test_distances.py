@@ -114,6 +114,18 @@ def true_distances(pixels: np.ndarray, centroids: np.ndarray) -> np.ndarray:
     return np.sqrt((diff**2).sum(axis=2))
 
 
+def assert_bounds_hold(assignment, distances: np.ndarray, prepared: PreparedCentroids) -> None:
+    """Upper bound >= own distance; each group's bound <= distance to its other centroids."""
+    rows = np.arange(distances.shape[0])
+    assert np.all(assignment.upper >= distances[rows, assignment.labels])
+    others = distances.copy()
+    others[rows, assignment.labels] = np.inf
+    assert assignment.lower.shape == (distances.shape[0], prepared.groups)
+    for group, start in enumerate(prepared.group_starts):
+        stop = ([*prepared.group_starts[1:], prepared.k])[group]
+        assert np.all(assignment.lower[:, group] <= others[:, start:stop].min(axis=1))
+
+
 @pytest.mark.parametrize("step", [0.01, 1.0, 30.0])
 def test_update_equals_full_assignment_and_bounds_hold(step) -> None:
     rng = np.random.default_rng(7)
@@ -127,33 +139,34 @@ def test_update_equals_full_assignment_and_bounds_hold(step) -> None:
     prepared = PreparedCentroids.of(new, previous=old)
     updated = update_assignment(pixels, norms, prepared, first)
     assert_array_equal(updated.labels, assign_nearest(pixels, norms, PreparedCentroids.of(new)))
-    distances = true_distances(pixels, new)
-    rows = np.arange(300)
-    assert np.all(updated.upper >= distances[rows, updated.labels])
-    others = distances.copy()
-    others[rows, updated.labels] = np.inf
-    assert np.all(updated.lower <= others.min(axis=1))
+    assert_bounds_hold(updated, true_distances(pixels, new), prepared)
+
+
+def count_products(monkeypatch) -> list[tuple[int, int]]:
+    """Record the shape (rows, centroids) of every float32 product."""
+    import kmeans_spark.distances as distances
+
+    shapes: list[tuple[int, int]] = []
+    products = distances._float32_products
+
+    def counting(rows, transposed):
+        shapes.append((rows.shape[0], transposed.shape[1]))
+        return products(rows, transposed)
+
+    monkeypatch.setattr(distances, "_float32_products", counting)
+    return shapes
 
 
 def test_bounds_skip_rows_that_cannot_move(monkeypatch) -> None:
-    import kmeans_spark.distances as distances
-
     rng = np.random.default_rng(8)
     pixels = rng.integers(0, 256, (200, 784)).astype(np.uint8)
     norms = squared_norms(pixels)
     old = pixels[:4].astype(np.float64)
     first = assign_with_bounds(pixels, norms, PreparedCentroids.of(old))
-    recomputed: list[int] = []
-    full = distances.assign_with_bounds
-
-    def counting(rows, *args, **kwargs):
-        recomputed.append(len(rows))
-        return full(rows, *args, **kwargs)
-
-    monkeypatch.setattr(distances, "assign_with_bounds", counting)
+    shapes = count_products(monkeypatch)
     prepared = PreparedCentroids.of(old, previous=old)  # nothing moved
     updated = update_assignment(pixels, norms, prepared, first)
-    assert recomputed == []
+    assert sum(rows for rows, _ in shapes) <= 0.02 * 200
     assert_array_equal(updated.labels, first.labels)
 
 
@@ -168,7 +181,7 @@ def test_batch_assignment_equals_each_model_alone() -> None:
     pixels = clustered_digits(9)
     norms = squared_norms(pixels)
     rng = np.random.default_rng(10)
-    olds = [pixels[rng.choice(400, k, replace=False)].astype(np.float64) for k in (1, 3, 7, 12)]
+    olds = [pixels[rng.choice(400, k, replace=False)].astype(np.float64) for k in (1, 3, 7, 20)]
     news = [
         old + rng.normal(0, step, old.shape)
         for old, step in zip(olds, (0, 0.5, 5, 60), strict=True)
@@ -183,52 +196,29 @@ def test_batch_assignment_equals_each_model_alone() -> None:
     for model, result in enumerate(batch):
         expected = brute_force(pixels, news[model])
         assert_array_equal(result.labels, expected)
-        distances = true_distances(pixels, news[model])
-        rows = np.arange(len(pixels))
-        assert np.all(result.upper >= distances[rows, result.labels])
-        others = distances.copy()
-        others[rows, result.labels] = np.inf
-        assert np.all(result.lower <= others.min(axis=1))
+        assert_bounds_hold(result, true_distances(pixels, news[model]), prepared[model])
 
 
 def test_batch_shares_one_product_between_models(monkeypatch) -> None:
-    import kmeans_spark.distances as distances
-
     pixels = clustered_digits(11, n=300)
     norms = squared_norms(pixels)
     models = [PreparedCentroids.of(pixels[:k].astype(np.float64)) for k in (2, 5, 9)]
-    calls: list[tuple[int, int]] = []
-    shared = distances._assign_rows_shared
-
-    def counting(pixels_, norms_, rows, group, *args):
-        calls.append((rows.size, len(group)))
-        return shared(pixels_, norms_, rows, group, *args)
-
-    monkeypatch.setattr(distances, "_assign_rows_shared", counting)
-    batch = assign_batch(pixels, norms, models, [None, None, None])
-    assert calls == [(300, 3)]  # every row, all three models, once
+    shapes = count_products(monkeypatch)
+    batch = assign_batch(pixels, norms, models, [None, None, None], chunk_rows=200)
+    assert shapes == [(200, 16), (100, 16)]  # per chunk, every row and all 16 centroids
     for result, model in zip(batch, models, strict=True):
         assert_array_equal(result.labels, assign_nearest(pixels, norms, model))
 
 
 def test_batch_of_settled_models_recomputes_only_near_ties(monkeypatch) -> None:
-    import kmeans_spark.distances as distances
-
     pixels = np.random.default_rng(12).integers(0, 256, (200, 784)).astype(np.uint8)
     norms = squared_norms(pixels)
     olds = [pixels[:k].astype(np.float64) for k in (3, 4)]
     firsts = [assign_with_bounds(pixels, norms, PreparedCentroids.of(old)) for old in olds]
-    recomputed: list[int] = []
-    shared = distances._assign_rows_shared
-
-    def counting(pixels_, norms_, rows, *args):
-        recomputed.append(rows.size)
-        return shared(pixels_, norms_, rows, *args)
-
-    monkeypatch.setattr(distances, "_assign_rows_shared", counting)
+    shapes = count_products(monkeypatch)
     prepared = [PreparedCentroids.of(old, previous=old) for old in olds]  # nothing moved
     batch = assign_batch(pixels, norms, prepared, firsts)
-    # Only rows whose two nearest centroids lie within the bounds' slack are redone.
-    assert sum(recomputed) <= 2
+    # Only rows whose two nearest centroids lie within the bounds' error are redone.
+    assert sum(rows for rows, _ in shapes) <= 0.02 * 400
     for result, first in zip(batch, firsts, strict=True):
         assert_array_equal(result.labels, first.labels)

@@ -4,7 +4,7 @@ import numpy as np
 from numpy.testing import assert_array_equal
 from support import blocks_from_arrays, embed
 
-from kmeans_spark.evaluation import evaluate, majority_labels
+from kmeans_spark.evaluation import evaluate, evaluate_many, majority_labels
 
 
 def test_majority_labels_ties_go_to_the_smaller_label() -> None:
@@ -39,3 +39,19 @@ def test_unlabelled_digits_are_classified_but_not_scored(spark) -> None:
     assert result.size == 0 and result.unlabelled == 3
     assert np.isnan(result.error_rate)
     assert_array_equal(result.cluster_sizes, [1, 2])
+
+
+def test_evaluate_many_equals_one_model_at_a_time(spark) -> None:
+    rng = np.random.default_rng(4)
+    pixels = rng.integers(0, 256, (120, 784)).astype(np.uint8)
+    true_labels = rng.integers(0, 10, 120)
+    blocks = blocks_from_arrays(spark, pixels, true_labels, partitions=3)
+    models = [(pixels[:k].astype(np.float64), rng.integers(-1, 10, k)) for k in (1, 4, 9)]
+    together = evaluate_many(blocks, models)
+    assert len(together) == 3
+    for (centroids, labels), result in zip(models, together, strict=True):
+        alone = evaluate(blocks, centroids, labels)
+        assert_array_equal(result.confusion, alone.confusion)
+        assert_array_equal(result.cluster_sizes, alone.cluster_sizes)
+    # Each model's first centroids are digits of the set: they classify themselves.
+    assert together[0].cluster_sizes.tolist() == [120]

@@ -4,7 +4,7 @@ import numpy as np
 from numpy.testing import assert_allclose, assert_array_equal
 
 from kmeans_spark.blocks import squared_norms
-from kmeans_spark.partials import ClusterTotals, partial_sums
+from kmeans_spark.partials import ClusterTotals, partial_changes, partial_sums
 
 
 def test_partials_equal_direct_sums() -> None:
@@ -51,3 +51,32 @@ def test_inertia_from_totals_equals_direct_computation() -> None:
     )
     direct = ((pixels - centroids[assigned]) ** 2).sum()
     assert_allclose(totals.inertia(centroids), direct, rtol=1e-12)
+
+
+def test_changes_added_to_the_previous_totals_give_the_new_totals() -> None:
+    rng = np.random.default_rng(6)
+    pixels = rng.integers(0, 256, (300, 784)).astype(np.uint8)
+    norms = squared_norms(pixels)
+    true_labels = rng.integers(-1, 10, 300).astype(np.int8)
+    before = rng.integers(0, 7, 300).astype(np.int32)
+    after = before.copy()
+    moving = rng.choice(300, 40, replace=False)
+    after[moving] = rng.integers(0, 8, 40)  # cluster 7 is new, some clusters lose points
+    old = ClusterTotals.from_partials(8, partial_sums(pixels, norms, true_labels, before, None))
+    expected = ClusterTotals.from_partials(
+        8, partial_sums(pixels, norms, true_labels, after, before)
+    )
+    changes = partial_changes(pixels, norms, true_labels, after, before)
+    updated = old.with_changes(changes)
+    for field in ("sums", "counts", "sq_norms", "moved", "label_counts"):
+        assert_array_equal(getattr(updated, field), getattr(expected, field))
+    moved = after != before
+    changed = set(after[moved].tolist()) | set(before[moved].tolist())
+    assert {cluster for cluster, _ in changes} == changed
+
+
+def test_no_moves_no_changes() -> None:
+    pixels = np.zeros((3, 784), dtype=np.uint8)
+    labels = np.array([0, 1, 1], dtype=np.int32)
+    norms = squared_norms(pixels)
+    assert partial_changes(pixels, norms, np.zeros(3, np.int8), labels, labels) == []

@@ -2,37 +2,22 @@
 
 from __future__ import annotations
 
-import base64
 import csv
 import json
 
 import numpy as np
 import pytest
 from numpy.testing import assert_array_equal
+from support import separated_digits, write_jsonl
 
 from jobs.train import main
 from kmeans_spark.errors import EXIT_BAD_INPUT, EXIT_OK
 
 
-def write_jsonl(path, pixels: np.ndarray, labels: np.ndarray) -> None:
-    with path.open("w") as handle:
-        for row, label in zip(pixels, labels, strict=True):
-            record = {"data": base64.b64encode(row.tobytes()).decode(), "label": int(label)}
-            handle.write(json.dumps(record) + "\n")
-
-
 @pytest.fixture(scope="module")
 def digits():
     """Three well-separated digit classes, 30 each, interleaved."""
-    rng = np.random.default_rng(0)
-    prototypes = np.zeros((3, 784), dtype=np.int64)
-    prototypes[0, :100] = 200
-    prototypes[1, 300:400] = 200
-    prototypes[2, 600:700] = 200
-    labels = np.tile([3, 5, 8], 30)
-    classes = np.tile([0, 1, 2], 30)
-    pixels = np.clip(prototypes[classes] + rng.integers(-20, 20, (90, 784)), 0, 255)
-    return pixels.astype(np.uint8), labels
+    return separated_digits()
 
 
 @pytest.fixture()

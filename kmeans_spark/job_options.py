@@ -1,0 +1,121 @@
+"""Command-line options shared by the train and sweep jobs, and the parameters they make.
+
+Every option defaults to None on the parser, so that
+:func:`~kmeans_spark.config.resolve_options` can tell "not given" from a value
+and let a ``--config`` TOML file fill the gaps.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from kmeans_spark.experiment import TrainParams
+from kmeans_spark.init import INIT_METHODS, INIT_RANDOM
+from kmeans_spark.lloyd import EMPTY_CLUSTER_POLICIES, EMPTY_FARTHEST
+from kmeans_spark.readers import FORMATS
+from kmeans_spark.split import SPLIT_HEAD, SPLIT_METHODS
+
+TRAINING_DEFAULTS: dict[str, Any] = {
+    "seed": 1,
+    "max_iter": 300,
+    "tol": 0.0,
+    "empty_cluster": EMPTY_FARTHEST,
+    "validation_fraction": 0.25,
+    "split": SPLIT_HEAD,
+    "init": INIT_RANDOM,
+    "n_init": 1,
+    "init_oversampling": 2.0,
+    "init_steps": 2,
+    "overwrite": False,
+    "log_level": "INFO",
+}
+
+
+def add_input_options(parser: argparse.ArgumentParser) -> None:
+    """``--config``, ``--input``, ``--format``, ``--labels``, ``--test``, ``--output``, ..."""
+    parser.add_argument("--config", help="TOML file of option defaults (e.g. conf/train.toml)")
+    parser.add_argument(
+        "--input", help="training digits: MNIST folder, IDX, JSON lines, CSV, Parquet"
+    )
+    parser.add_argument("--format", choices=FORMATS, help="input format (default: detected)")
+    parser.add_argument("--labels", help="IDX labels file, when not beside the images file")
+    parser.add_argument(
+        "--test", help="a separate test set (any format); implied by an MNIST folder"
+    )
+    parser.add_argument("--output", help="folder to write into (must not exist)")
+    parser.add_argument(
+        "--overwrite", action="store_true", default=None, help="replace an existing output folder"
+    )
+    parser.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+
+
+def add_training_options(parser: argparse.ArgumentParser) -> None:
+    """Seed, stopping rule, initialisation, restarts, split and partitioning."""
+    parser.add_argument("--seed", type=int, help="random seed (default 1)")
+    parser.add_argument("--max-iter", type=int, help="most Lloyd iterations (default 300)")
+    parser.add_argument(
+        "--tol", type=float, help="also stop when no centroid moves farther than this (default 0)"
+    )
+    parser.add_argument(
+        "--empty-cluster",
+        choices=EMPTY_CLUSTER_POLICIES,
+        help="re-seed an empty cluster at the farthest digit, or keep it",
+    )
+    parser.add_argument(
+        "--init",
+        choices=INIT_METHODS,
+        help="initial centroids: random digits (default), k-means++ or k-means||",
+    )
+    parser.add_argument(
+        "--n-init",
+        type=int,
+        help="restarts per k, trained together; the lowest training inertia is kept (default 1)",
+    )
+    parser.add_argument(
+        "--init-trials",
+        type=int,
+        help="k-means++ candidates per centre (default 2 + int(ln k); 1: the original algorithm)",
+    )
+    parser.add_argument(
+        "--init-oversampling",
+        type=float,
+        help="k-means|| samples about this many times k points per round (default 2)",
+    )
+    parser.add_argument("--init-steps", type=int, help="k-means|| rounds (default 2)")
+    parser.add_argument(
+        "--validation-fraction",
+        type=float,
+        help="share of the input held out for validation (default 0.25)",
+    )
+    parser.add_argument(
+        "--split",
+        choices=SPLIT_METHODS,
+        help="'head': the first share, as the walkthrough; 'random': seeded",
+    )
+    parser.add_argument("--partitions", type=int, help="number of data partitions")
+
+
+def training_params(
+    options: dict[str, Any], k: int, init_centroids: npt.NDArray[np.float64] | None = None
+) -> TrainParams:
+    """:class:`TrainParams` from resolved options (see :func:`add_training_options`)."""
+    return TrainParams(
+        k=k,
+        seed=options["seed"],
+        max_iter=options["max_iter"],
+        tol=options["tol"],
+        empty_cluster=options["empty_cluster"],
+        validation_fraction=options["validation_fraction"],
+        split=options["split"],
+        partitions=options["partitions"],
+        init_centroids=init_centroids,
+        init=options["init"],
+        n_init=options["n_init"],
+        init_trials=options["init_trials"],
+        init_oversampling=options["init_oversampling"],
+        init_steps=options["init_steps"],
+    )

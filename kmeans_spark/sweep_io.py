@@ -1,0 +1,152 @@
+"""Writing a sweep's output folder, atomically.
+
+A sweep job's output folder holds:
+
+===================  ===========================================================
+file                 content
+===================  ===========================================================
+``sweep.json``       per k: error rates, inertia, iterations, restarts; seconds
+``sweep.csv``        the same per k, one row each
+``k<K>/``            the kept model of each k, as the train job writes it
+``error_by_k.png``   error rate by number of clusters: all k, and k = 5..24
+===================  ===========================================================
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+from kmeans_spark.experiment import ExperimentResult, SweepResult
+from kmeans_spark.figures import error_by_k_plot, save_figure
+from kmeans_spark.model_io import atomic_output_dir, restarts_record, write_model_files
+
+CSV_COLUMNS = (
+    "k",
+    "validation_error_rate",
+    "test_error_rate",
+    "inertia",
+    "initial_inertia",
+    "iterations",
+    "converged",
+    "restarts",
+    "inertia_min",
+    "inertia_max",
+    "validation_error_rate_min",
+    "validation_error_rate_max",
+    "model",
+)
+
+
+def model_folder_name(k: int) -> str:
+    """The folder of the kept model of ``k`` inside a sweep's output."""
+    return f"k{k}"
+
+
+def _finite_or_none(value: float | None) -> float | None:
+    return value if value is not None and math.isfinite(value) else None
+
+
+def _error_rate(result: ExperimentResult, name: str) -> float | None:
+    evaluation = getattr(result, name)
+    return None if evaluation is None else _finite_or_none(evaluation.error_rate)
+
+
+def result_record(result: ExperimentResult) -> dict[str, Any]:
+    """One entry of ``sweep.json``'s ``results``."""
+    model = result.model
+    return {
+        "k": result.params.k,
+        "validation_error_rate": _error_rate(result, "validation"),
+        "test_error_rate": _error_rate(result, "test"),
+        "inertia": model.inertia,
+        "initial_inertia": _finite_or_none(result.initial_inertia),
+        "iterations": model.iterations,
+        "converged": model.converged,
+        **restarts_record(result),
+        "model": model_folder_name(result.params.k),
+    }
+
+
+def sweep_record(result: SweepResult, sources: dict[str, str | None]) -> dict[str, Any]:
+    """Everything ``sweep.json`` holds."""
+    first = result.experiments[0]
+    params = first.params
+    data = first.data
+    return {
+        "results": [result_record(experiment) for experiment in result.experiments],
+        "seconds": result.seconds["total"],
+        "timings": result.seconds,
+        "passes": result.passes,
+        "params": {
+            "ks": [experiment.params.k for experiment in result.experiments],
+            "seed": params.seed,
+            "init": params.init_name,
+            "n_init": params.n_init,
+            "init_trials": params.init_trials,
+            "init_oversampling": params.init_oversampling,
+            "init_steps": params.init_steps,
+            "max_iter": params.max_iter,
+            "tol": params.tol,
+            "empty_cluster": params.empty_cluster,
+            "validation_fraction": params.validation_fraction,
+            "split": params.split,
+            "partitions": params.partitions,
+        },
+        "input": {
+            **sources,
+            "fingerprint": data.fingerprint,
+            "test_fingerprint": data.test_fingerprint,
+            "train_size": data.train_size,
+            "validation_size": data.validation_size,
+            "test_size": data.test_size,
+        },
+    }
+
+
+def write_sweep_csv(path: Path, records: list[dict[str, Any]]) -> None:
+    """``sweep.csv``: one row per k (empty cells where a value is missing)."""
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(CSV_COLUMNS)
+        for record in records:
+            spread = record["spread"]
+            row = {
+                **record,
+                "restarts": len(record["restarts"]),
+                "inertia_min": spread["inertia"]["min"],
+                "inertia_max": spread["inertia"]["max"],
+                "validation_error_rate_min": spread["validation_error_rate"]["min"],
+                "validation_error_rate_max": spread["validation_error_rate"]["max"],
+            }
+            writer.writerow(["" if row[c] is None else row[c] for c in CSV_COLUMNS])
+
+
+def write_sweep(
+    path: str | os.PathLike[str],
+    result: SweepResult,
+    sources: dict[str, str | None],
+    overwrite: bool = False,
+) -> Path:
+    """Write a sweep's folder atomically (see the module's table); return its path."""
+    record = sweep_record(result, sources)
+    with atomic_output_dir(path, overwrite) as staging:
+        for experiment in result.experiments:
+            folder = staging / model_folder_name(experiment.params.k)
+            folder.mkdir()
+            write_model_files(folder, experiment, sources)
+        (staging / "sweep.json").write_text(json.dumps(record, indent=2, allow_nan=False) + "\n")
+        write_sweep_csv(staging / "sweep.csv", record["results"])
+        figure = error_by_k_plot(
+            [r["k"] for r in record["results"]],
+            {
+                "validation": [r["validation_error_rate"] for r in record["results"]],
+                "test": [r["test_error_rate"] for r in record["results"]],
+            },
+        )
+        save_figure(figure, staging / "error_by_k.png")
+    return Path(path)
