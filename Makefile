@@ -6,6 +6,9 @@ DATA_DIR    ?= data/mnist
 RUN_DIR     ?= runs/train-k$(K)
 K           ?= 16
 SEED        ?= 1
+KS          ?= 5-24,100
+N_INIT      ?= 1
+INIT        ?= random
 PYTEST_ARGS ?=
 
 # spark-submit reads conf/spark-defaults.conf and conf/log4j2.properties from here, and runs
@@ -14,7 +17,7 @@ export SPARK_CONF_DIR        := $(CURDIR)/conf
 export PYSPARK_PYTHON        := $(CURDIR)/$(PYTHON)
 export PYSPARK_DRIVER_PYTHON := $(CURDIR)/$(PYTHON)
 
-.PHONY: setup fetch run test lint bench bench-quick clean
+.PHONY: setup fetch run sweep test lint bench bench-quick bench-sweep clean
 
 setup: $(VENV)/.installed
 
@@ -29,7 +32,12 @@ fetch: setup
 
 run: fetch
 	$(SPARK_SUBMIT) jobs/train.py --config conf/train.toml --input $(DATA_DIR) \
-		--k $(K) --seed $(SEED) --output $(RUN_DIR) --overwrite
+		--k $(K) --seed $(SEED) --init '$(INIT)' --n-init $(N_INIT) --output $(RUN_DIR) --overwrite
+
+# The walkthrough's sweep: every k trained together, one model folder per k.
+sweep: fetch
+	$(SPARK_SUBMIT) jobs/sweep.py --input $(DATA_DIR) --k $(KS) --n-init $(N_INIT) \
+		--init '$(INIT)' --seed $(SEED) --output runs/sweep --overwrite
 
 test: setup
 	$(PYTHON) -m pytest $(PYTEST_ARGS)
@@ -43,6 +51,10 @@ bench: fetch
 bench-quick: fetch
 	$(SPARK_SUBMIT) jobs/benchmark.py --input $(BENCH_INPUT) --output runs/benchmark-quick \
 		--quick --overwrite
+
+bench-sweep: fetch
+	$(SPARK_SUBMIT) jobs/bench_sweep.py --input $(BENCH_INPUT) --k $(KS) --seed $(SEED) \
+		--output runs/bench-sweep --overwrite
 
 lint: setup
 	$(VENV)/bin/ruff check kmeans_spark jobs tests

@@ -14,6 +14,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import numpy.typing as npt
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from kmeans_spark.schema import IMAGE_SIDE
 
@@ -47,21 +48,39 @@ def centroid_grid(
     size_list = None if sizes is None else [int(v) for v in np.asarray(sizes)]
     ncols = columns or max(1, math.ceil(math.sqrt(k)))
     nrows = math.ceil(k / ncols)
-    figure, axes = plt.subplots(nrows, ncols, figsize=(1.3 * ncols, 1.55 * nrows), squeeze=False)
-    for index, axis in enumerate(axes.flat):
-        axis.set_axis_off()
-        if index >= k:
-            continue
-        image = centroids[index].reshape(IMAGE_SIDE, IMAGE_SIDE)
-        axis.imshow(image, cmap="gray_r", vmin=0, vmax=255, interpolation="nearest")
+    # One mosaic image rather than one axes per centroid: a hundred axes take
+    # seconds to lay out and draw, one image a few milliseconds.
+    width, height = IMAGE_SIDE + _TILE_GAP, IMAGE_SIDE + _TITLE_BAND
+    canvas = np.full((nrows * height, ncols * width - _TILE_GAP), np.nan)
+    figure, axis = plt.subplots(figsize=(1.3 * ncols, 1.55 * nrows + 0.4))
+    for index in range(k):
+        top, left = _tile_origin(index, ncols)
+        canvas[top : top + IMAGE_SIDE, left : left + IMAGE_SIDE] = centroids[index].reshape(
+            IMAGE_SIDE, IMAGE_SIDE
+        )
         label = label_list[index]
         title = str(label) if label >= 0 else "?"
         if size_list is not None:
-            title += f"\n(n={size_list[index]})"
-        axis.set_title(title, fontsize=9)
-    figure.suptitle(f"k = {k} centroids with their inferred labels", fontsize=11)
+            title += f" (n={size_list[index]})"
+        axis.text(left + IMAGE_SIDE / 2, top - 1.5, title, ha="center", va="bottom", fontsize=9)
+    colours = matplotlib.colormaps["gray_r"].with_extremes(bad="white")
+    axis.imshow(canvas, cmap=colours, vmin=0, vmax=255, interpolation="nearest")
+    axis.set_axis_off()
+    axis.set_title(f"k = {k} centroids with their inferred labels", fontsize=11)
     figure.tight_layout()
     return figure
+
+
+_TILE_GAP = 4
+"""Blank pixels between two centroid images of a grid."""
+_TITLE_BAND = 12
+"""Pixels above each centroid image for its label."""
+
+
+def _tile_origin(index: int, columns: int) -> tuple[int, int]:
+    """Top row and left column of centroid ``index``'s image in a grid's mosaic."""
+    row, column = divmod(index, columns)
+    return row * (IMAGE_SIDE + _TITLE_BAND) + _TITLE_BAND, column * (IMAGE_SIDE + _TILE_GAP)
 
 
 def seconds_per_iteration_plot(records: list[dict[str, object]]) -> Figure:
@@ -133,6 +152,7 @@ def error_by_k_plot(
             ]
             if points:
                 axis.plot(*zip(*points, strict=True), marker="o", label=f"{name} error rate")
+        axis.xaxis.set_major_locator(MaxNLocator(integer=True))
         axis.set_xlabel("number of clusters k")
         axis.set_ylabel("error rate")
         axis.set_title(f"Error rate by number of clusters ({title})")
@@ -146,3 +166,34 @@ def save_figure(figure: Figure, path: str | os.PathLike[str], dpi: int = 100) ->
     """Write ``figure`` to ``path`` (format from the suffix) and release it."""
     figure.savefig(path, dpi=dpi)
     plt.close(figure)
+
+
+def seconds_by_system_plot(seconds: Mapping[str, float], title: str) -> Figure:
+    """Wall time of each system as horizontal bars, annotated with the seconds.
+
+    Parameters
+    ----------
+    seconds : mapping of str to float
+        Seconds per system, in the order to show them (top to bottom).
+    title : str
+    """
+    names = list(seconds)
+    values = [float(seconds[name]) for name in names]
+    figure, axis = plt.subplots(figsize=(7, 0.6 * len(names) + 1.4))
+    positions = np.arange(len(names))[::-1]
+    axis.barh(positions, values, color="tab:blue")
+    axis.set_yticks(positions, names)
+    for position, value in zip(positions, values, strict=True):
+        axis.annotate(
+            f"{value:.1f} s",
+            (value, position),
+            xytext=(3, 0),
+            textcoords="offset points",
+            va="center",
+            fontsize=9,
+        )
+    axis.set_xlabel("seconds")
+    axis.set_xlim(0, max(values, default=1.0) * 1.2 or 1.0)
+    axis.set_title(title)
+    figure.tight_layout()
+    return figure

@@ -68,3 +68,21 @@ def test_shipped_train_config_is_valid() -> None:
     p = build_parser()
     options = resolve_options(p, p.parse_args([]), {}, str(REPO_ROOT / "conf" / "train.toml"))
     assert options["k"] == 16 and options["split"] == "head"
+
+
+@pytest.mark.parametrize(
+    ("job", "config", "k"),
+    [("train", "train.toml", 16), ("sweep", "sweep.toml", "5-24,100")],
+)
+def test_shipped_job_configs_parse_with_the_jobs_own_parsers(job, config, k) -> None:
+    import importlib
+
+    from conftest import REPO_ROOT
+
+    module = importlib.import_module(f"jobs.{job}")
+    job_parser = module.build_parser()
+    path = str(REPO_ROOT / "conf" / config)
+    options = resolve_options(job_parser, job_parser.parse_args([]), module.DEFAULTS, path)
+    assert options["k"] == k
+    assert options["init"] == "random" and options["n_init"] == 1
+    assert options["init_steps"] == 2 and options["init_oversampling"] == 2.0
