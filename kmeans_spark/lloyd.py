@@ -7,7 +7,8 @@ Every iteration is one job of fixed shape:
 2. a map over the cached blocks assigns every point of a block to its nearest
    centroid of each model, sharing one float32 matrix product between the
    models (:func:`~kmeans_spark.distances.assign_batch`), and emits one exact
-   integer partial per ``(model, cluster)`` (:func:`~kmeans_spark.partials.partial_sums`);
+   integer partial per ``(model, cluster)`` (:func:`~kmeans_spark.partials.partial_sums`;
+   after a model's first pass only what changed, :func:`~kmeans_spark.partials.partial_changes`);
 3. one ``reduceByKey`` merges the partials per ``(model, cluster)``;
 4. the driver computes every model's new centroids and decides which go on: a
    model that has converged drops out of later passes.
