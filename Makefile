@@ -17,7 +17,7 @@ export SPARK_CONF_DIR        := $(CURDIR)/conf
 export PYSPARK_PYTHON        := $(CURDIR)/$(PYTHON)
 export PYSPARK_DRIVER_PYTHON := $(CURDIR)/$(PYTHON)
 
-.PHONY: setup fetch run sweep test lint bench bench-quick bench-sweep clean
+.PHONY: setup fetch run sweep predict report test lint bench bench-quick bench-sweep clean
 
 setup: $(VENV)/.installed
 
@@ -38,6 +38,16 @@ run: fetch
 sweep: fetch
 	$(SPARK_SUBMIT) jobs/sweep.py --input $(DATA_DIR) --k $(KS) --n-init $(N_INIT) \
 		--init '$(INIT)' --seed $(SEED) --output runs/sweep --overwrite
+
+# Classify the official test digits with the model of `make run`.
+predict: fetch
+	$(SPARK_SUBMIT) jobs/predict.py --model $(RUN_DIR) --input $(DATA_DIR) \
+		--output runs/predict-k$(K) --overwrite
+
+# Rebuild report.html of a model folder, or of a sweep folder and every k's model.
+MODEL ?= $(RUN_DIR)
+report: setup
+	$(SPARK_SUBMIT) jobs/report.py --model $(MODEL)
 
 test: setup
 	$(PYTHON) -m pytest $(PYTEST_ARGS)

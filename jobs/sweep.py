@@ -17,7 +17,7 @@ import sys
 
 from kmeans_spark.config import resolve_options
 from kmeans_spark.errors import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, KMeansSparkError, UsageError
-from kmeans_spark.experiment import parse_k_list, run_sweep
+from kmeans_spark.experiment import experiment_data, parse_k_list, train_sweep
 from kmeans_spark.job_options import (
     TRAINING_DEFAULTS,
     add_input_options,
@@ -26,6 +26,7 @@ from kmeans_spark.job_options import (
 )
 from kmeans_spark.model_io import check_output_dir
 from kmeans_spark.readers import read_dataset
+from kmeans_spark.report import write_sweep_report
 from kmeans_spark.sweep_io import write_sweep
 
 logger = logging.getLogger("kmeans_spark.jobs.sweep")
@@ -71,9 +72,22 @@ def main(argv: list[str] | None = None) -> int:
             labels_path=options["labels"],
             test_path=options["test"],
         )
-        result = run_sweep(dataset.train, dataset.test, params, ks)
         sources = {"train": dataset.train_source, "test": dataset.test_source}
-        output = write_sweep(options["output"], result, sources, options["overwrite"])
+        with experiment_data(dataset.train, dataset.test, params) as data:
+            result = train_sweep(data, params, ks)
+            held_out, held_out_name = data.held_out
+            output = write_sweep(
+                options["output"],
+                result,
+                sources,
+                options["overwrite"],
+                extra=lambda staging: write_sweep_report(
+                    staging,
+                    held_out,
+                    held_out_name=held_out_name,
+                    gallery_label=options["gallery_label"],
+                ),
+            )
     except KMeansSparkError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT

@@ -16,7 +16,7 @@ import sys
 
 from kmeans_spark.config import resolve_options
 from kmeans_spark.errors import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, KMeansSparkError, UsageError
-from kmeans_spark.experiment import ExperimentResult, run_experiment
+from kmeans_spark.experiment import ExperimentResult, experiment_data, train_sweep
 from kmeans_spark.job_options import (
     TRAINING_DEFAULTS,
     add_input_options,
@@ -25,6 +25,7 @@ from kmeans_spark.job_options import (
 )
 from kmeans_spark.model_io import check_output_dir, load_centroids, write_model
 from kmeans_spark.readers import read_dataset
+from kmeans_spark.report import write_model_report
 
 logger = logging.getLogger("kmeans_spark.jobs.train")
 
@@ -76,9 +77,22 @@ def main(argv: list[str] | None = None) -> int:
             labels_path=options["labels"],
             test_path=options["test"],
         )
-        result = run_experiment(dataset.train, dataset.test, params)
         sources = {"train": dataset.train_source, "test": dataset.test_source}
-        output = write_model(options["output"], result, sources, options["overwrite"])
+        with experiment_data(dataset.train, dataset.test, params) as data:
+            (result,) = train_sweep(data, params, [params.k]).experiments
+            held_out, held_out_name = data.held_out
+            output = write_model(
+                options["output"],
+                result,
+                sources,
+                options["overwrite"],
+                extra=lambda staging: write_model_report(
+                    staging,
+                    held_out,
+                    held_out_name=held_out_name,
+                    gallery_label=options["gallery_label"],
+                ),
+            )
     except KMeansSparkError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT

@@ -10,7 +10,8 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -247,9 +248,101 @@ def parse_k_list(text: str) -> list[int]:
     return sorted(values)
 
 
-def run_sweep(
-    train_rows: RDD[Row],
-    test_rows: RDD[Row] | None,
+@dataclass
+class ExperimentData:
+    """The digits of an experiment, cached as blocks: training, validation and test.
+
+    Attributes
+    ----------
+    train : DigitBlocks
+    validation, test : DigitBlocks or None
+    summary : DataSummary
+    load_seconds : float
+    """
+
+    train: DigitBlocks
+    validation: DigitBlocks | None
+    test: DigitBlocks | None
+    summary: DataSummary
+    load_seconds: float
+
+    @property
+    def held_out(self) -> tuple[DigitBlocks | None, str]:
+        """The set a report shows: the validation digits, else the test digits."""
+        if self.validation is not None:
+            return self.validation, "validation"
+        return self.test, "test"
+
+
+@contextmanager
+def experiment_data(
+    train_rows: RDD[Row], test_rows: RDD[Row] | None, params: TrainParams
+) -> Iterator[ExperimentData]:
+    """Parse, cache and split the digits for the block; unpersist them after it.
+
+    Parameters
+    ----------
+    train_rows : RDD of (id, label, pixels)
+        The training input; the validation share (``params.validation_fraction``,
+        ``params.split``, ``params.seed``) is split off it.
+    test_rows : RDD of (id, label, pixels), optional
+        An independent test set (MNIST's 10,000 digits).
+    params : TrainParams
+
+    Yields
+    ------
+    ExperimentData
+    """
+    started = time.perf_counter()
+    cached: list[DigitBlocks] = []
+    try:
+        everything = to_blocks(train_rows, params.partitions)
+        cached.append(everything)
+        train, validation = split_train_validation(
+            everything, params.validation_fraction, params.split, params.seed
+        )
+        if validation is not None:
+            cached += [train, validation]
+            everything.unpersist()
+        test = to_blocks(test_rows, params.partitions) if test_rows is not None else None
+        if test is not None:
+            cached.append(test)
+        summary = DataSummary(
+            train.num_digits,
+            validation.num_digits if validation else 0,
+            test.num_digits if test else None,
+            everything.fingerprint,
+            test.fingerprint if test else None,
+        )
+        loaded = time.perf_counter() - started
+        logger.info(
+            "data: %d training, %d validation, %s test digits in %d partitions (%.2f s)",
+            train.num_digits,
+            summary.validation_size,
+            test.num_digits if test else "no",
+            train.num_partitions,
+            loaded,
+        )
+        yield ExperimentData(train, validation, test, summary, loaded)
+    finally:
+        for blocks in cached:
+            blocks.unpersist()
+
+
+def _sweep_ks(params: TrainParams, ks: Sequence[int]) -> list[int]:
+    """``ks`` ascending without repeats, checked against ``params``."""
+    ordered = sorted(set(ks))
+    if not ordered:
+        raise UsageError("no k to train")
+    if params.init_centroids is not None and ordered != [params.k]:
+        raise UsageError("given initial centroids train exactly one k")
+    for k in ordered:
+        replace(params, k=k)  # validates k
+    return ordered
+
+
+def train_sweep(
+    data: ExperimentData,
     params: TrainParams,
     ks: Sequence[int],
     on_iteration: Callable[[int, IterationStats], None] | None = None,
@@ -264,10 +357,8 @@ def run_sweep(
 
     Parameters
     ----------
-    train_rows : RDD of (id, label, pixels)
-        The training input; the validation share is split off it.
-    test_rows : RDD of (id, label, pixels), optional
-        An independent test set (MNIST's 10,000 digits).
+    data : ExperimentData
+        From :func:`experiment_data` with the same ``params``.
     params : TrainParams
         Everything but ``k``, which ``ks`` gives.
     ks : sequence of int
@@ -279,85 +370,54 @@ def run_sweep(
     -------
     SweepResult
     """
-    ks = sorted(set(ks))
-    if not ks:
-        raise UsageError("no k to train")
-    if params.init_centroids is not None and ks != [params.k]:
-        raise UsageError("given initial centroids train exactly one k")
-    per_k = [replace(params, k=k) for k in ks]  # validates every k
+    ks = _sweep_ks(params, ks)
+    per_k = [replace(params, k=k) for k in ks]
     seeds = restart_seeds(params.seed, params.n_init)
-    started = time.perf_counter()
-    everything = to_blocks(train_rows, params.partitions)
-    train, validation = split_train_validation(
-        everything, params.validation_fraction, params.split, params.seed
-    )
-    if validation is not None:
-        everything.unpersist()
-    test = to_blocks(test_rows, params.partitions) if test_rows is not None else None
+    train, validation, test = data.train, data.validation, data.test
     loaded = time.perf_counter()
+    specs = [InitSpec(k, seed) for k in ks for seed in seeds]
+    if params.init_centroids is not None:
+        initial = [params.init_centroids]
+    else:
+        initial = [
+            result.centroids
+            for result in initial_centroids(
+                train,
+                specs,
+                params.init,
+                trials=params.init_trials,
+                oversampling=params.init_oversampling,
+                steps=params.init_steps,
+            )
+        ]
+    initialised = time.perf_counter()
     logger.info(
-        "data: %d training, %d validation, %s test digits in %d partitions (%.2f s)",
-        train.num_digits,
-        validation.num_digits if validation else 0,
-        test.num_digits if test else "no",
-        train.num_partitions,
-        loaded - started,
+        "initialised %d models (%s) in %.2f s",
+        len(initial),
+        params.init_name,
+        initialised - loaded,
     )
-    try:
-        specs = [InitSpec(k, seed) for k in ks for seed in seeds]
-        if params.init_centroids is not None:
-            initial = [params.init_centroids]
-        else:
-            initial = [
-                result.centroids
-                for result in initial_centroids(
-                    train,
-                    specs,
-                    params.init,
-                    trials=params.init_trials,
-                    oversampling=params.init_oversampling,
-                    steps=params.init_steps,
-                )
-            ]
-        initialised = time.perf_counter()
-        logger.info(
-            "initialised %d models (%s) in %.2f s",
-            len(initial),
-            params.init_name,
-            initialised - loaded,
-        )
-        models = fit_lloyd_batch(
-            train,
-            initial,
-            max_iter=params.max_iter,
-            tol=params.tol,
-            empty_cluster=params.empty_cluster,
-            on_iteration=on_iteration,
-            names=[f"k={spec.k} restart {i % len(seeds)}" for i, spec in enumerate(specs)],
-        )
-        trained = time.perf_counter()
-        labels = [majority_labels(model.label_counts) for model in models]
-        pairs = list(zip([m.centroids for m in models], labels, strict=True))
-        validation_evals = _evaluate(validation, pairs)
-        test_evals = _evaluate(test, pairs)
-        finished = time.perf_counter()
-        data = DataSummary(
-            train.num_digits,
-            validation.num_digits if validation else 0,
-            test.num_digits if test else None,
-            everything.fingerprint,
-            test.fingerprint if test else None,
-        )
-    finally:
-        for blocks in (train, validation, test):
-            if blocks is not None:
-                blocks.unpersist()
+    models = fit_lloyd_batch(
+        train,
+        initial,
+        max_iter=params.max_iter,
+        tol=params.tol,
+        empty_cluster=params.empty_cluster,
+        on_iteration=on_iteration,
+        names=[f"k={spec.k} restart {i % len(seeds)}" for i, spec in enumerate(specs)],
+    )
+    trained = time.perf_counter()
+    labels = [majority_labels(model.label_counts) for model in models]
+    pairs = list(zip([m.centroids for m in models], labels, strict=True))
+    validation_evals = _evaluate(validation, pairs)
+    test_evals = _evaluate(test, pairs)
+    finished = time.perf_counter()
     seconds = {
-        "load": loaded - started,
+        "load": data.load_seconds,
         "init": initialised - loaded,
         "train": trained - initialised,
         "evaluate": finished - trained,
-        "total": finished - started,
+        "total": data.load_seconds + finished - loaded,
     }
     experiments = []
     for position, k_params in enumerate(per_k):
@@ -383,13 +443,42 @@ def run_sweep(
                 labels[best],
                 validation_evals[best],
                 test_evals[best],
-                data,
+                data.summary,
                 seconds,
                 restarts,
             )
         )
     passes = max(m.iterations for m in models) if models else 0
     return SweepResult(experiments, passes, seconds)
+
+
+def run_sweep(
+    train_rows: RDD[Row],
+    test_rows: RDD[Row] | None,
+    params: TrainParams,
+    ks: Sequence[int],
+    on_iteration: Callable[[int, IterationStats], None] | None = None,
+) -> SweepResult:
+    """Load the digits and :func:`train_sweep` on them; the blocks are released after.
+
+    Parameters
+    ----------
+    train_rows : RDD of (id, label, pixels)
+        The training input; the validation share is split off it.
+    test_rows : RDD of (id, label, pixels), optional
+        An independent test set (MNIST's 10,000 digits).
+    params : TrainParams
+    ks : sequence of int
+    on_iteration : callable, optional
+        As for :func:`train_sweep`.
+
+    Returns
+    -------
+    SweepResult
+    """
+    _sweep_ks(params, ks)  # before any work
+    with experiment_data(train_rows, test_rows, params) as data:
+        return train_sweep(data, params, ks, on_iteration)
 
 
 def run_experiment(

@@ -52,7 +52,8 @@ def centroid_grid(
     # seconds to lay out and draw, one image a few milliseconds.
     width, height = IMAGE_SIDE + _TILE_GAP, IMAGE_SIDE + _TITLE_BAND
     canvas = np.full((nrows * height, ncols * width - _TILE_GAP), np.nan)
-    figure, axis = plt.subplots(figsize=(1.3 * ncols, 1.55 * nrows + 0.4))
+    # At least 3.5 inches wide, so that the title of a small k fits.
+    figure, axis = plt.subplots(figsize=(max(1.3 * ncols, 3.5), 1.55 * nrows + 0.4))
     for index in range(k):
         top, left = _tile_origin(index, ncols)
         canvas[top : top + IMAGE_SIDE, left : left + IMAGE_SIDE] = centroids[index].reshape(

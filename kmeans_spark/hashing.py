@@ -69,3 +69,7 @@ def restart_seeds(seed: int, count: int) -> list[int]:
     """
     derived = uniform_by_id(np.arange(1, count), seed, STREAM_RESTART)
     return [seed] + [int(u * (1 << 31)) for u in derived.tolist()]
+
+
+STREAM_GALLERY = 7
+"""Chooses the digits a report shows (:mod:`kmeans_spark.report_data`)."""

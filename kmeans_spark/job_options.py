@@ -32,6 +32,7 @@ TRAINING_DEFAULTS: dict[str, Any] = {
     "init_steps": 2,
     "overwrite": False,
     "log_level": "INFO",
+    "gallery_label": 9,
 }
 
 
@@ -51,6 +52,13 @@ def add_input_options(parser: argparse.ArgumentParser) -> None:
         "--overwrite", action="store_true", default=None, help="replace an existing output folder"
     )
     parser.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    parser.add_argument(
+        "--gallery-label",
+        type=int,
+        choices=range(10),
+        metavar="L",
+        help="report.html shows held-out digits classified as L (default 9)",
+    )
 
 
 def add_training_options(parser: argparse.ArgumentParser) -> None:

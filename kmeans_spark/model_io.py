@@ -7,13 +7,17 @@ file               content
 =================  ==============================================================
 ``model.json``     format version, parameters, centroid labels, input fingerprint
 ``centroids.npy``  float64 array of shape (k, 784)
-``metrics.json``   iterations, convergence, inertia, error rates, restarts, history, seconds
+``metrics.json``   iterations, convergence, inertia, cluster sizes, ``label_counts`` (the
+                   training digits' true labels per cluster, shape (k, 10)), error rates,
+                   restarts, history, seconds
 ``confusion.csv``  true label x inferred label counts, per evaluated set
 ``centroids.png``  the centroids as 28 x 28 images titled with their labels
 =================  ==============================================================
 
 Everything is written to a hidden temporary folder beside the target and renamed
 into place at the end, so a failed run leaves no half-written output.
+:func:`load_model` reads a folder back, from any format version up to
+:data:`MODEL_FORMAT_VERSION`.
 """
 
 from __future__ import annotations
@@ -24,8 +28,9 @@ import math
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +68,10 @@ def atomic_output_dir(path: str | os.PathLike[str], overwrite: bool) -> Iterator
     target = check_output_dir(path, overwrite)
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    # mkdtemp makes the folder private (0700); the published one gets the usual umask.
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(staging, 0o777 & ~umask)
     try:
         yield staging
     except BaseException:
@@ -133,6 +142,9 @@ def metrics_record(result: ExperimentResult) -> dict[str, Any]:
         "inertia": model.inertia,
         "cluster_sizes": model.cluster_sizes.tolist(),
         "centroid_labels": result.centroid_labels.tolist(),
+        # Per cluster, the training digits' true labels: a cluster's purity is its
+        # largest count over its size.
+        "label_counts": model.label_counts.tolist(),
         "train": {"size": result.data.train_size},
     }
     if result.validation is not None:
@@ -219,10 +231,29 @@ def write_model(
     result: ExperimentResult,
     sources: dict[str, str | None],
     overwrite: bool = False,
+    *,
+    extra: Callable[[Path], None] | None = None,
 ) -> Path:
-    """Write a trained model's folder atomically; return its path."""
+    """Write a trained model's folder atomically; return its path.
+
+    Parameters
+    ----------
+    path : path-like
+        The folder to create.
+    result : ExperimentResult
+    sources : dict of str to str or None
+        Where the training and test digits came from, recorded in ``model.json``.
+    overwrite : bool
+        Replace an existing folder.
+    extra : callable, optional
+        Called with the staging folder once the standard files are in it, before
+        it is renamed into place: files it writes (a report) are published with
+        the model, and should it raise, nothing is.
+    """
     with atomic_output_dir(path, overwrite) as staging:
         write_model_files(staging, result, sources)
+        if extra is not None:
+            extra(staging)
     return Path(path)
 
 
@@ -248,3 +279,118 @@ def load_centroids(path: str | os.PathLike[str], k: int | None = None) -> npt.ND
     if not np.all(np.isfinite(values)):
         raise InputError(f"{path}: centroids contain NaN or infinite values")
     return values.astype(np.float64)
+
+
+@dataclass(frozen=True)
+class TrainedModel:
+    """A model folder read back: what nearest-centroid classification needs, and its records.
+
+    Attributes
+    ----------
+    path : Path
+        The model folder.
+    centroids : ndarray of float64, shape (k, 784)
+    centroid_labels : ndarray of int64, shape (k,)
+        The digit each centroid stands for, ``-1`` for a centroid without one.
+    model : dict
+        ``model.json`` as written (parameters, input fingerprint); keys added in
+        later versions may be missing from older folders.
+    metrics : dict or None
+        ``metrics.json``, None where the folder has none.
+    """
+
+    path: Path
+    centroids: npt.NDArray[np.float64]
+    centroid_labels: npt.NDArray[np.int64]
+    model: dict[str, Any]
+    metrics: dict[str, Any] | None
+
+    @property
+    def k(self) -> int:
+        return int(self.centroids.shape[0])
+
+
+def _read_json_object(path: Path) -> dict[str, Any]:
+    """A JSON file holding one object; InputError naming the file otherwise."""
+    try:
+        record = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{path}: not valid JSON ({exc})") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: cannot read ({exc})") from None
+    if not isinstance(record, dict):
+        raise InputError(f"{path}: expected a JSON object, got {type(record).__name__}")
+    return record
+
+
+def _centroid_labels(path: Path, record: dict[str, Any]) -> npt.NDArray[np.int64]:
+    """``centroid_labels`` of a ``model.json`` record, checked: ints in -1..9."""
+    values = record.get("centroid_labels")
+    if not isinstance(values, list) or not values:
+        raise InputError(f"{path}: 'centroid_labels' must be a non-empty list of labels")
+    for index, value in enumerate(values):
+        # bool is an int in Python, but not a label.
+        if isinstance(value, bool) or not isinstance(value, int) or not -1 <= value < N_CLASSES:
+            raise InputError(
+                f"{path}: centroid_labels[{index}] is {value!r}, expected -1 (none) or 0..9"
+            )
+    return np.asarray(values, dtype=np.int64)
+
+
+def load_model(path: str | os.PathLike[str]) -> TrainedModel:
+    """Read a model folder written by the train or sweep job.
+
+    Folders of every format version up to :data:`MODEL_FORMAT_VERSION` load,
+    including those written before ``model.json`` recorded restarts and
+    initialisation options; only ``centroid_labels`` and ``centroids.npy`` are
+    needed, ``metrics.json`` may be missing.
+
+    Parameters
+    ----------
+    path : path-like
+        The model folder (``model.json``, ``centroids.npy``, ...).
+
+    Returns
+    -------
+    TrainedModel
+
+    Raises
+    ------
+    InputError
+        The folder is missing, ``model.json`` is missing, not JSON, of a newer
+        format, or has invalid ``centroid_labels``; ``centroids.npy`` is missing
+        or malformed; the numbers of centroids and labels (and ``k``) disagree;
+        ``metrics.json`` exists but is not a JSON object.
+    """
+    folder = Path(path)
+    if not folder.exists():
+        raise InputError(f"{folder}: no such model folder")
+    if not folder.is_dir():
+        raise InputError(f"{folder}: not a model folder (expected the train job's --output)")
+    model_path = folder / "model.json"
+    if not model_path.exists():
+        raise InputError(f"{folder}: no model.json; not a model folder written by the train job")
+    record = _read_json_object(model_path)
+    version = record.get("format_version", MODEL_FORMAT_VERSION)
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise InputError(f"{model_path}: invalid format_version {version!r}")
+    if version > MODEL_FORMAT_VERSION:
+        raise InputError(
+            f"{model_path}: format version {version} is newer than this code reads "
+            f"({MODEL_FORMAT_VERSION}); update kmeans_spark"
+        )
+    labels = _centroid_labels(model_path, record)
+    k = record.get("k", labels.size)
+    if k != labels.size:
+        raise InputError(f"{model_path}: k is {k!r} but there are {labels.size} centroid_labels")
+    centroids = load_centroids(folder / "centroids.npy")
+    if centroids.shape[0] != labels.size:
+        raise InputError(
+            f"{folder}: centroids.npy holds {centroids.shape[0]} centroids "
+            f"but model.json labels {labels.size}"
+        )
+    metrics_path = folder / "metrics.json"
+    metrics = _read_json_object(metrics_path) if metrics_path.exists() else None
+    return TrainedModel(folder, centroids, labels, record, metrics)

@@ -18,6 +18,7 @@ import csv
 import json
 import math
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -131,8 +132,25 @@ def write_sweep(
     result: SweepResult,
     sources: dict[str, str | None],
     overwrite: bool = False,
+    *,
+    extra: Callable[[Path], None] | None = None,
 ) -> Path:
-    """Write a sweep's folder atomically (see the module's table); return its path."""
+    """Write a sweep's folder atomically (see the module's table); return its path.
+
+    Parameters
+    ----------
+    path : path-like
+        The folder to create.
+    result : SweepResult
+    sources : dict of str to str or None
+        Where the training and test digits came from.
+    overwrite : bool
+        Replace an existing folder.
+    extra : callable, optional
+        Called with the staging folder once every standard file is in it, before
+        it is renamed into place: files it writes (a report) are published with
+        the sweep, and should it raise, nothing is.
+    """
     record = sweep_record(result, sources)
     with atomic_output_dir(path, overwrite) as staging:
         for experiment in result.experiments:
@@ -149,4 +167,6 @@ def write_sweep(
             },
         )
         save_figure(figure, staging / "error_by_k.png")
+        if extra is not None:
+            extra(staging)
     return Path(path)

@@ -1,11 +1,31 @@
 from __future__ import annotations
 
+import json
+import shutil
+from pathlib import Path
+
 import numpy as np
 import pytest
 from numpy.testing import assert_array_equal
 
 from kmeans_spark.errors import InputError, UsageError
-from kmeans_spark.model_io import atomic_output_dir, load_centroids
+from kmeans_spark.evaluation import Evaluation, majority_labels
+from kmeans_spark.experiment import (
+    DataSummary,
+    ExperimentResult,
+    Restart,
+    SweepResult,
+    TrainParams,
+)
+from kmeans_spark.lloyd import IterationStats, LloydResult
+from kmeans_spark.model_io import (
+    TrainedModel,
+    atomic_output_dir,
+    load_centroids,
+    load_model,
+    write_model,
+)
+from kmeans_spark.sweep_io import write_sweep
 
 
 def test_failed_write_leaves_nothing(tmp_path) -> None:
@@ -52,3 +72,178 @@ def test_load_centroids_rejects_bad_files(tmp_path, array, message) -> None:
 def test_load_centroids_missing_file(tmp_path) -> None:
     with pytest.raises(InputError, match="no such file"):
         load_centroids(tmp_path / "missing.npy")
+
+
+# --- write_model's hook, load_model -------------------------------------------------------
+
+
+def _result(k: int = 3) -> ExperimentResult:
+    """A small trained-looking result, built by hand (no Spark needed to write it)."""
+    rng = np.random.default_rng(1)
+    label_counts = np.array(
+        [[5, 0, 0, 1, 0, 0, 0, 0, 0, 0], [0] * 10, [0, 0, 4, 0, 0, 0, 0, 0, 0, 2]]
+    )
+    model = LloydResult(
+        centroids=rng.random((k, 784)) * 255,
+        iterations=2,
+        converged=True,
+        inertia=12.5,
+        cluster_sizes=label_counts.sum(axis=1),
+        label_counts=label_counts,
+        history=[IterationStats(1, 12, 3.0, 20.0, 0.1), IterationStats(2, 0, 0.0, 12.5, 0.1)],
+    )
+    confusion = np.zeros((10, 11), dtype=np.int64)
+    confusion[0, 0], confusion[2, 2], confusion[3, 0] = 3, 2, 1
+    test = Evaluation(confusion, np.array([4, 0, 2]), 0)
+    return ExperimentResult(
+        params=TrainParams(k=k),
+        model=model,
+        centroid_labels=majority_labels(label_counts),
+        validation=None,
+        test=test,
+        data=DataSummary(12, 0, 0, "0" * 16, "1" * 16),
+        seconds={"load": 0.0, "init": 0.0, "train": 0.0, "evaluate": 0.0, "total": 0.0},
+        restarts=[Restart(1, 20.0, 12.5, 2, True, None, None, True)],
+    )
+
+
+SOURCES = {"train": "train.jsonl", "test": "test.jsonl"}
+
+
+def test_write_model_then_load_model(tmp_path) -> None:
+    result = _result()
+    target = tmp_path / "model"
+    write_model(target, result, SOURCES, extra=lambda staging: (staging / "x.txt").write_text("x"))
+    assert (target / "x.txt").read_text() == "x"  # the hook's file is published with the model
+    loaded = load_model(target)
+    assert isinstance(loaded, TrainedModel) and loaded.path == target and loaded.k == 3
+    assert_array_equal(loaded.centroids, result.model.centroids)
+    assert loaded.centroids.dtype == np.float64
+    assert loaded.centroid_labels.tolist() == [0, -1, 2]
+    assert loaded.centroid_labels.dtype == np.int64
+    assert loaded.model["params"]["n_init"] == 1
+    assert loaded.metrics is not None
+    assert loaded.metrics["label_counts"] == result.model.label_counts.tolist()
+
+
+def _failing_hook(staging: Path) -> None:
+    (staging / "report.html").write_text("<html>")
+    raise RuntimeError("report failed")
+
+
+def test_failing_hook_leaves_no_model(tmp_path) -> None:
+    with pytest.raises(RuntimeError, match="report failed"):
+        write_model(tmp_path / "model", _result(), SOURCES, extra=_failing_hook)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_failing_hook_leaves_no_sweep(tmp_path) -> None:
+    result = _result()
+    sweep = SweepResult([result], passes=2, seconds=result.seconds)
+    with pytest.raises(RuntimeError, match="report failed"):
+        write_sweep(tmp_path / "sweep", sweep, SOURCES, extra=_failing_hook)
+    assert list(tmp_path.iterdir()) == []
+    seen: list[list[str]] = []
+    write_sweep(
+        tmp_path / "sweep",
+        sweep,
+        SOURCES,
+        extra=lambda staging: seen.append(sorted(p.name for p in staging.iterdir())),
+    )
+    # The hook sees every standard file of the sweep.
+    assert seen == [["error_by_k.png", "k3", "sweep.csv", "sweep.json"]]
+    assert (tmp_path / "sweep" / "k3" / "model.json").exists()
+
+
+def _old_model_folder(folder: Path, k: int = 2) -> np.ndarray:
+    """A model folder as the train job wrote it before restarts and k-means++ (no metrics)."""
+    folder.mkdir()
+    centroids = np.arange(k * 784, dtype=np.float64).reshape(k, 784) % 255
+    np.save(folder / "centroids.npy", centroids)
+    record = {
+        "format_version": 1,
+        "algorithm": "lloyd",
+        "k": k,
+        "n_features": 784,
+        "centroid_labels": [7, 1][:k],
+        "params": {
+            "seed": 1,
+            "max_iter": 300,
+            "tol": 0.0,
+            "empty_cluster": "farthest",
+            "validation_fraction": 0.25,
+            "split": "head",
+            "partitions": None,
+            "init": "random",
+        },
+        "input": {
+            "train": "data/mnist/train-images-idx3-ubyte.gz",
+            "test": "data/mnist/t10k-images-idx3-ubyte.gz",
+            "fingerprint": "0123456789abcdef",
+            "test_fingerprint": None,
+            "train_size": 45000,
+            "validation_size": 15000,
+            "test_size": 10000,
+        },
+    }
+    (folder / "model.json").write_text(json.dumps(record, indent=2))
+    return centroids
+
+
+def test_load_model_of_an_older_run(tmp_path) -> None:
+    centroids = _old_model_folder(tmp_path / "old")
+    loaded = load_model(str(tmp_path / "old"))
+    assert_array_equal(loaded.centroids, centroids)
+    assert loaded.centroid_labels.tolist() == [7, 1]
+    assert loaded.metrics is None
+    assert "n_init" not in loaded.model["params"]
+
+
+def _edit_model_json(folder: Path, **changes: object) -> None:
+    record = json.loads((folder / "model.json").read_text())
+    for key, value in changes.items():
+        if value is None:
+            record.pop(key, None)
+        else:
+            record[key] = value
+    (folder / "model.json").write_text(json.dumps(record))
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        (lambda f: shutil.rmtree(f), "no such model folder"),
+        (lambda f: (shutil.rmtree(f), f.write_text("x")), "not a model folder"),
+        (lambda f: (f / "model.json").unlink(), "no model.json"),
+        (lambda f: (f / "model.json").write_text("{not json"), "not valid JSON"),
+        (lambda f: (f / "model.json").write_text("[1, 2]"), "expected a JSON object"),
+        (lambda f: _edit_model_json(f, centroid_labels=None), "'centroid_labels' must be"),
+        (lambda f: _edit_model_json(f, centroid_labels=[7, 10]), r"centroid_labels\[1\] is 10"),
+        (lambda f: _edit_model_json(f, centroid_labels=[7, True]), r"centroid_labels\[1\]"),
+        (lambda f: _edit_model_json(f, centroid_labels=[7, 1, 2], k=3), "holds 2 centroids"),
+        (lambda f: _edit_model_json(f, k=5), "k is 5 but there are 2 centroid_labels"),
+        (lambda f: _edit_model_json(f, format_version=2), "newer than this code reads"),
+        (lambda f: (f / "centroids.npy").unlink(), "centroids.npy: no such file"),
+        (lambda f: np.save(f / "centroids.npy", np.zeros((2, 10))), "shape"),
+        (lambda f: (f / "metrics.json").write_text("nan nan"), "metrics.json: not valid JSON"),
+    ],
+)
+def test_load_model_rejects_broken_folders(tmp_path, damage, message) -> None:
+    folder = tmp_path / "model"
+    _old_model_folder(folder)
+    damage(folder)
+    with pytest.raises(InputError, match=message):
+        load_model(folder)
+
+
+def test_published_folder_has_the_usual_permissions(tmp_path) -> None:
+    import os
+    import stat
+
+    umask = os.umask(0o022)
+    try:
+        with atomic_output_dir(tmp_path / "model", overwrite=False) as staging:
+            (staging / "a.txt").write_text("a")
+    finally:
+        os.umask(umask)
+    assert stat.S_IMODE((tmp_path / "model").stat().st_mode) == 0o755

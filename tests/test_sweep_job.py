@@ -40,6 +40,7 @@ def test_sweep_writes_every_k_and_the_summary(sweep) -> None:
         "k2",
         "k3",
         "k4",
+        "report.html",
         "sweep.csv",
         "sweep.json",
     ]
@@ -59,6 +60,8 @@ def test_sweep_writes_every_k_and_the_summary(sweep) -> None:
         assert metrics["validation"]["error_rate"] == result["validation_error_rate"]
         centroids = np.load(sweep / result["model"] / "centroids.npy", allow_pickle=False)
         assert centroids.shape == (result["k"], 784)
+        page = (sweep / result["model"] / "report.html").read_text()
+        assert "data:image/png;base64," in page and "../report.html" in page
     # Three separated classes: with k = 3 the best restart classifies every digit right.
     assert record["results"][1]["validation_error_rate"] == 0.0
     assert record["results"][1]["test_error_rate"] == 0.0

@@ -56,6 +56,7 @@ def test_train_writes_the_model_folder(spark, tmp_path, inputs, capsys) -> None:
         "confusion.csv",
         "metrics.json",
         "model.json",
+        "report.html",
     ]
     metrics = json.loads((out / "metrics.json").read_text())
     model = json.loads((out / "model.json").read_text())
