@@ -22,10 +22,10 @@ from kmeans_spark.job_options import (
     TRAINING_DEFAULTS,
     add_input_options,
     add_training_options,
+    read_input,
     training_params,
 )
 from kmeans_spark.model_io import check_output_dir
-from kmeans_spark.readers import read_dataset
 from kmeans_spark.report import write_sweep_report
 from kmeans_spark.sweep_io import write_sweep
 
@@ -65,14 +65,7 @@ def main(argv: list[str] | None = None) -> int:
         from pyspark.sql import SparkSession
 
         spark = SparkSession.builder.appName("kmeans-spark-sweep").getOrCreate()
-        dataset = read_dataset(
-            spark,
-            options["input"],
-            fmt=options["format"],
-            labels_path=options["labels"],
-            test_path=options["test"],
-        )
-        sources = {"train": dataset.train_source, "test": dataset.test_source}
+        dataset, sources = read_input(spark, options)
         with experiment_data(dataset.train, dataset.test, params) as data:
             result = train_sweep(data, params, ks)
             held_out, held_out_name = data.held_out

@@ -22,6 +22,7 @@ import numpy as np
 import numpy.typing as npt
 
 _F32_UNIT_ROUNDOFF = 2.0**-24
+_F64_UNIT_ROUNDOFF = 2.0**-53
 _F64_SLACK = 1e-12
 _BOUND_SLACK = 1e-9
 """Relative slack on distance bounds: covers float64 rounding in their arithmetic."""
@@ -36,15 +37,17 @@ rows near a group that holds a moving centroid are.
 """
 
 
-def _dot_error_factor(length: int) -> float:
-    """gamma_n of Higham's error analysis for a float32 dot product of ``length`` terms.
+def _dot_error_factor(length: int, unit_roundoff: float = _F32_UNIT_ROUNDOFF) -> float:
+    """gamma_n of Higham's error analysis for a dot product of ``length`` terms.
+
+    In float32 by default; pass ``_F64_UNIT_ROUNDOFF`` for float64.
 
     Any summation order, blocked or fused, satisfies
     ``|fl(x.c) - x.c| <= gamma_n * sum|x_i c_i|``. Two more terms cover rounding
     the float64 centroid to float32; the 1% covers the float64 arithmetic around it.
     """
     n = length + 2
-    return 1.01 * n * _F32_UNIT_ROUNDOFF / (1.0 - n * _F32_UNIT_ROUNDOFF)
+    return 1.01 * n * unit_roundoff / (1.0 - n * unit_roundoff)
 
 
 @dataclass(frozen=True)
@@ -135,7 +138,7 @@ def _recheck_row(
     """
     diffs = point.astype(np.float64) - centroids[candidates]
     approx = np.einsum("ij,ij->i", diffs, diffs)
-    slack = approx * (4.0 * _dot_error_factor(point.shape[0]) / _F32_UNIT_ROUNDOFF * 2.0**-53)
+    slack = approx * (4.0 * _dot_error_factor(point.shape[0], _F64_UNIT_ROUNDOFF))
     leader = int(np.argmin(approx))
     rivals = np.delete(np.arange(candidates.size), leader)
     if np.all(approx[rivals] - slack[rivals] > approx[leader] + slack[leader]):
@@ -435,8 +438,9 @@ def assign_batch(
         labels.append(kept)
         upper.append(up)
         lower.append(low)
-        # A row keeps its centroid while it is nearer than any group's bound.
-        nearest.append(low.min(axis=1))
+        # A row keeps its centroid while it is nearer than any group's bound; a model
+        # without bounds redoes every row and needs none.
+        nearest.append(low.min(axis=1) if carried[-1] else np.zeros(0))
     transposed = [np.ascontiguousarray(m.centroids_f32.T) for m in models]
     for start in range(0, n, chunk_rows):
         stop = min(start + chunk_rows, n)

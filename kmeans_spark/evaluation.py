@@ -9,7 +9,7 @@ import numpy as np
 import numpy.typing as npt
 
 from kmeans_spark.blocks import DigitBlock, DigitBlocks
-from kmeans_spark.distances import PreparedCentroids, assign_batch, assign_nearest
+from kmeans_spark.distances import PreparedCentroids, assign_batch
 from kmeans_spark.schema import N_CLASSES, UNLABELLED
 
 
@@ -80,13 +80,6 @@ def _score(
         np.bincount(assigned, minlength=centroid_labels.shape[0]).astype(np.int64),
         int((~known).sum()),
     )
-
-
-def evaluate_block(
-    block: DigitBlock, prepared: PreparedCentroids, centroid_labels: npt.NDArray[np.int64]
-) -> Evaluation:
-    """Classify one block by nearest centroid and count the outcomes."""
-    return _score(block, assign_nearest(block.pixels, block.sq_norms, prepared), centroid_labels)
 
 
 def evaluate_block_many(

@@ -16,7 +16,7 @@ import numpy.typing as npt
 from kmeans_spark.experiment import TrainParams
 from kmeans_spark.init import INIT_METHODS, INIT_RANDOM
 from kmeans_spark.lloyd import EMPTY_CLUSTER_POLICIES, EMPTY_FARTHEST
-from kmeans_spark.readers import FORMATS
+from kmeans_spark.readers import FORMATS, Dataset, read_dataset
 from kmeans_spark.split import SPLIT_HEAD, SPLIT_METHODS
 
 TRAINING_DEFAULTS: dict[str, Any] = {
@@ -127,3 +127,15 @@ def training_params(
         init_oversampling=options["init_oversampling"],
         init_steps=options["init_steps"],
     )
+
+
+def read_input(spark: Any, options: dict[str, Any]) -> tuple[Dataset, dict[str, str | None]]:
+    """The digits named by :func:`add_input_options`, and their sources for model.json."""
+    dataset = read_dataset(
+        spark,
+        options["input"],
+        fmt=options["format"],
+        labels_path=options["labels"],
+        test_path=options["test"],
+    )
+    return dataset, {"train": dataset.train_source, "test": dataset.test_source}

@@ -186,11 +186,6 @@ class BlockPasses:
         self.last_pass_had_state = False
         """Whether the last :meth:`run` read a kept state (False after a restart without)."""
 
-    @property
-    def has_state(self) -> bool:
-        """Whether a pass's state is kept for the next one."""
-        return self._kept is not None
-
     def _source(self) -> RDD[tuple[int, Any]]:
         """Blocks (or references to their local copies), beside the kept state if any."""
         source: RDD[tuple[int, Any]]
