@@ -1,1 +1,1 @@
-"""spark-submit entry points; each module has main(argv=None) and a __main__ guard."""
+"""spark-submit entry points: thin wrappers of :mod:`kmeans_spark.jobs`."""

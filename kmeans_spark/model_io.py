@@ -232,7 +232,7 @@ def write_model(
     sources: dict[str, str | None],
     overwrite: bool = False,
     *,
-    extra: Callable[[Path], None] | None = None,
+    extra: Callable[[Path], object] | None = None,
 ) -> Path:
     """Write a trained model's folder atomically; return its path.
 

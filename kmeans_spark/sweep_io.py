@@ -133,7 +133,7 @@ def write_sweep(
     sources: dict[str, str | None],
     overwrite: bool = False,
     *,
-    extra: Callable[[Path], None] | None = None,
+    extra: Callable[[Path], object] | None = None,
 ) -> Path:
     """Write a sweep's folder atomically (see the module's table); return its path.
 

@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 from support import separated_digits, write_jsonl
 
-from jobs.sweep import main as sweep_main
-from jobs.train import main as train_main
 from kmeans_spark.errors import EXIT_OK
+from kmeans_spark.jobs.sweep import main as sweep_main
+from kmeans_spark.jobs.train import main as train_main
 
 
 def mislabelled_digits(per_class: int = 40, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

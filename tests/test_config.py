@@ -63,7 +63,7 @@ def test_missing_config_file(tmp_path) -> None:
 def test_shipped_train_config_is_valid() -> None:
     from conftest import REPO_ROOT
 
-    from jobs.train import build_parser
+    from kmeans_spark.jobs.train import build_parser
 
     p = build_parser()
     options = resolve_options(p, p.parse_args([]), {}, str(REPO_ROOT / "conf" / "train.toml"))
@@ -79,7 +79,7 @@ def test_shipped_job_configs_parse_with_the_jobs_own_parsers(job, config, k) -> 
 
     from conftest import REPO_ROOT
 
-    module = importlib.import_module(f"jobs.{job}")
+    module = importlib.import_module(f"kmeans_spark.jobs.{job}")
     job_parser = module.build_parser()
     path = str(REPO_ROOT / "conf" / config)
     options = resolve_options(job_parser, job_parser.parse_args([]), module.DEFAULTS, path)

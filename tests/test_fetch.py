@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import importlib.util
+import importlib
 import io
 import os
 import pickle
@@ -24,7 +24,7 @@ from types import ModuleType
 
 import numpy as np
 import pytest
-from conftest import REPO_ROOT, require_data
+from conftest import require_data
 
 from kmeans_spark import fetch
 from kmeans_spark.errors import InputError
@@ -62,14 +62,8 @@ PAYLOAD_MD5 = {
 
 
 def load_job() -> ModuleType:
-    """Import jobs/fetch_mnist.py, which is a script, not a package module."""
-    spec = importlib.util.spec_from_file_location(
-        "fetch_mnist_job", REPO_ROOT / "jobs" / "fetch_mnist.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    """The fetch job's module."""
+    return importlib.import_module("kmeans_spark.jobs.fetch_mnist")
 
 
 @pytest.fixture(autouse=True)

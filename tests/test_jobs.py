@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from jobs import benchmark, profile_iteration
 from kmeans_spark.errors import EXIT_BAD_INPUT
+from kmeans_spark.jobs import benchmark, profile_iteration
 
 
 def test_benchmark_refuses_unknown_systems(tmp_path, capsys) -> None:

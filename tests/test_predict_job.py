@@ -9,9 +9,9 @@ import pytest
 from readers_support import jsonl_lines, make_digits, write_idx, write_text
 from support import separated_digits, write_jsonl
 
-from jobs import predict as predict_job
-from jobs import train as train_job
 from kmeans_spark.errors import EXIT_BAD_INPUT, EXIT_OK
+from kmeans_spark.jobs import predict as predict_job
+from kmeans_spark.jobs import train as train_job
 
 
 @pytest.fixture(scope="module")

@@ -8,8 +8,8 @@ import pytest
 from report_html import frequency_counts, parse_report
 from report_support import sweep_models, train_model, write_inputs
 
-from jobs.report import main
 from kmeans_spark.errors import EXIT_BAD_INPUT, EXIT_OK
+from kmeans_spark.jobs.report import main
 from kmeans_spark.report import REPORT_NAME
 
 

@@ -7,8 +7,8 @@ import json
 import pytest
 from support import separated_digits, write_jsonl
 
-from jobs.bench_sweep import main
 from kmeans_spark.errors import EXIT_OK
+from kmeans_spark.jobs.bench_sweep import main
 
 
 @pytest.fixture(scope="module")

@@ -10,9 +10,9 @@ import pytest
 from numpy.testing import assert_array_equal
 from support import separated_digits, write_jsonl
 
-from jobs.sweep import main
-from jobs.train import main as train_main
 from kmeans_spark.errors import EXIT_BAD_INPUT, EXIT_OK
+from kmeans_spark.jobs.sweep import main
+from kmeans_spark.jobs.train import main as train_main
 
 
 @pytest.fixture(scope="module")

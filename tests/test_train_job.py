@@ -10,8 +10,8 @@ import pytest
 from numpy.testing import assert_array_equal
 from support import separated_digits, write_jsonl
 
-from jobs.train import main
 from kmeans_spark.errors import EXIT_BAD_INPUT, EXIT_OK
+from kmeans_spark.jobs.train import main
 
 
 @pytest.fixture(scope="module")
