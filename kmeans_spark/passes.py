@@ -7,12 +7,15 @@ each block beside the state that the previous pass left for that block, emits
 for the next pass. :class:`BlockPasses` runs such passes.
 
 The state stays on the executors, in a file beside the executor-local block
-copies (:mod:`kmeans_spark.resident`); the cached RDD of a kept pass holds only
-the file's path and the emitted pairs. The next pass reads both through a
-partitioner-aware union with the blocks, which places partition ``i`` of both in
-the same task without a shuffle. Keeping the state out of Spark's cache spares
-every pass from shipping it through the JVM three times (cached, read back for
-the shuffle, read back by the next pass).
+copies (:mod:`kmeans_spark.resident`), at a path that the pass number and the
+partition name: the next pass's task finds it there. Every pass is a narrow map
+over the cached blocks (or references to their local copies), so Spark runs
+partition ``i`` on the executor that caches it, pass after pass: the file is
+there. (A union of the blocks with a cached RDD of the previous pass would
+co-locate the two, but Spark places a union's task by host only, so with two
+executors on one host a task often ran beside neither.) Keeping the state out of
+Spark's cache spares every pass from shipping it through the JVM three times
+(cached, read back for the shuffle, read back by the next pass).
 
 A task that finds no state file (its executor was lost, or Spark ran the task
 elsewhere) fails the pass with :data:`STATE_MISSING_MARKER`; a caller that can
@@ -28,10 +31,9 @@ import pickle
 import shutil
 import uuid
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, TypeVar
 
-from pyspark import RDD, Broadcast, StorageLevel
+from pyspark import RDD, Broadcast
 
 from kmeans_spark.blocks import DigitBlock, DigitBlocks
 from kmeans_spark.errors import raise_input_errors
@@ -48,40 +50,19 @@ Step = Callable[[DigitBlock, Any, P], tuple[Any, Emitted]]
 """``step(block, previous_state_or_None, payload) -> (new_state, emitted pairs)``."""
 
 
-@dataclass(frozen=True)
-class _KeptPass(Generic[P]):
-    """A pass whose state the next pass reads, and what must live as long as it.
-
-    Its RDD is serialised into later tasks with its function, and with it the
-    broadcast it read: that broadcast is destroyed only with the pass.
-    """
-
-    rdd: RDD[tuple[int, tuple[Any, Emitted]]]
-    broadcast: Broadcast[P]
-
-    def drop(self) -> None:
-        self.rdd.unpersist()
-        self.broadcast.destroy()
-
-
 class StateMissing(RuntimeError):
     """A task found no local file of the state its partition's previous pass kept."""
 
 
-@dataclass(frozen=True)
-class LocalState:
-    """Where a kept pass left one partition's state: a file on the executor that ran it."""
-
-    path: str
-
-    def load(self) -> Any:
-        try:
-            handle = open(self.path, "rb")
-        except FileNotFoundError:
-            raise StateMissing(f"{STATE_MISSING_MARKER}: no local state at {self.path}") from None
-        # Our own task wrote this file in this application: not user input.
-        with handle:
-            return pickle.load(handle)
+def _load_state(path: str) -> Any:
+    """The state a kept pass saved at ``path`` on this executor; StateMissing if none."""
+    try:
+        handle = open(path, "rb")
+    except FileNotFoundError:
+        raise StateMissing(f"{STATE_MISSING_MARKER}: no local state at {path}") from None
+    # Our own task wrote this file in this application: not user input.
+    with handle:
+        return pickle.load(handle)
 
 
 def _state_root() -> str:
@@ -94,13 +75,12 @@ def _state_path(token: str, pass_id: int, key: int) -> str:
     return os.path.join(_state_root(), token, f"pass-{pass_id:06d}-part-{key:05d}.pkl")
 
 
-def _save_state(path: str, state: Any) -> LocalState:
+def _save_state(path: str, state: Any) -> None:
     os.makedirs(os.path.dirname(path), exist_ok=True)
     staging = f"{path}.tmp-{uuid.uuid4().hex}"
     with open(staging, "wb") as handle:
         pickle.dump(state, handle, protocol=pickle.HIGHEST_PROTOCOL)
     os.replace(staging, path)  # a retried task replaces its earlier attempt's file whole
-    return LocalState(path)
 
 
 def _remove_states(token: str) -> Callable[[Iterable[object]], None]:
@@ -110,26 +90,29 @@ def _remove_states(token: str) -> Callable[[Iterable[object]], None]:
     return run
 
 
-def split_items(items: Iterable[tuple[int, Any]]) -> tuple[int, DigitBlock, Any]:
-    """Separate the block and the previous state that a union put in one partition.
+def block_and_state(
+    items: Iterable[tuple[int, Any]], token: str, kept_id: int | None
+) -> tuple[int, DigitBlock, Any]:
+    """The one block of a partition and the state the kept pass ``kept_id`` left for it.
+
+    Parameters
+    ----------
+    items : iterable of (int, DigitBlock or ResidentBlock)
+        The partition: exactly one keyed block, or a reference to its local copy.
+    token, kept_id
+        Name the state file; no state is read when ``kept_id`` is None.
 
     Returns
     -------
     (partition key, block, previous state or None)
     """
-    key, block, previous, seen_previous = -1, None, None, False
+    key, block = -1, None
     for item_key, value in items:
         key = item_key
-        if isinstance(value, DigitBlock):
-            block = value
-        elif isinstance(value, ResidentBlock):
-            block = value.load()
-        else:  # the output of the previous kept pass: (LocalState, emitted)
-            previous, seen_previous = value[0].load(), True
-    if block is None:
+        block = value.load() if isinstance(value, ResidentBlock) else value
+    if not isinstance(block, DigitBlock):
         raise RuntimeError(f"partition {key} holds no digit block: partitioning was lost")
-    if seen_previous and previous is None:
-        raise RuntimeError(f"partition {key}: the previous pass left no state")
+    previous = None if kept_id is None else _load_state(_state_path(token, kept_id, key))
     return key, block, previous
 
 
@@ -137,27 +120,25 @@ def _apply_step(
     step: Step[P],
     payload: Broadcast[P],
     token: str,
+    kept_id: int | None,
     keep_as: int | None,
     obsolete: int | None,
-) -> Callable[[Iterable[tuple[int, Any]]], Iterator[tuple[int, tuple[Any, Emitted]]]]:
-    """The task of a pass: the step, its state saved locally when ``keep_as`` names the pass."""
+) -> Callable[[Iterable[tuple[int, Any]]], Iterator[tuple[Any, Any]]]:
+    """The task of a pass: the step on pass ``kept_id``'s state, its own saved as ``keep_as``."""
 
-    def run(items: Iterable[tuple[int, Any]]) -> Iterator[tuple[int, tuple[Any, Emitted]]]:
-        key, block, previous = split_items(items)
+    def run(items: Iterable[tuple[int, Any]]) -> Iterator[tuple[Any, Any]]:
+        key, block, previous = block_and_state(items, token, kept_id)
         state, emitted = step(block, previous, payload.value)
         if obsolete is not None:  # a pass that no later pass reads any more
             try:
                 os.remove(_state_path(token, obsolete, key))
             except FileNotFoundError:
                 pass  # written on another executor: removed with the rest at close
-        kept = None if keep_as is None else _save_state(_state_path(token, keep_as, key), state)
-        yield key, (kept, emitted)
+        if keep_as is not None:
+            _save_state(_state_path(token, keep_as, key), state)
+        yield from emitted
 
     return run
-
-
-def _emitted(kv: tuple[int, tuple[Any, Emitted]]) -> Emitted:
-    return kv[1][1]
 
 
 class BlockPasses:
@@ -178,7 +159,6 @@ class BlockPasses:
         self.blocks = blocks
         self.context = blocks.rdd.context
         self.resident = ResidentBlocks(blocks) if resident else None
-        self._kept: _KeptPass[Any] | None = None
         self._kept_id: int | None = None
         self._obsolete_id: int | None = None
         self._passes = 0
@@ -187,13 +167,10 @@ class BlockPasses:
         """Whether the last :meth:`run` read a kept state (False after a restart without)."""
 
     def _source(self) -> RDD[tuple[int, Any]]:
-        """Blocks (or references to their local copies), beside the kept state if any."""
-        source: RDD[tuple[int, Any]]
+        """The cached blocks, or the cached references to their local copies."""
         if self.resident is not None and self.resident.rdd is not None:
-            source = self.resident.rdd
-        else:
-            source = self.blocks.rdd
-        return source if self._kept is None else source.union(self._kept.rdd)
+            return self.resident.rdd
+        return self.blocks.rdd
 
     def _with_local_copies(self, action: Callable[[], Any]) -> Any:
         """Run ``action``; if a task found no local copy of its block, rewrite them and retry."""
@@ -256,21 +233,14 @@ class BlockPasses:
         reducers = reduce_partitions or self.context.defaultParallelism
         self._passes += 1
         keep_as = self._passes if keep_state else None
-        passed: RDD[tuple[int, tuple[Any, Emitted]]] | None = None
 
         def one_pass() -> list[tuple[Any, Any]]:
-            nonlocal passed
-            if passed is not None:
-                passed.unpersist()
-            self.last_pass_had_state = self._kept is not None
-            function = _apply_step(step, broadcast, self._token, keep_as, self._obsolete_id)
-            passed = self._source().mapPartitions(function, preservesPartitioning=True)
-            if keep_state:
-                passed.persist(StorageLevel.MEMORY_AND_DISK)
-                # Cuts the lineage once materialised: it would otherwise grow by one
-                # pass per iteration and need every destroyed broadcast.
-                passed.localCheckpoint()
-            return passed.flatMap(_emitted).reduceByKey(combine, numPartitions=reducers).collect()
+            self.last_pass_had_state = self._kept_id is not None
+            function = _apply_step(
+                step, broadcast, self._token, self._kept_id, keep_as, self._obsolete_id
+            )
+            emitted = self._source().mapPartitions(function)
+            return emitted.reduceByKey(combine, numPartitions=reducers).collect()
 
         try:
             try:
@@ -281,36 +251,44 @@ class BlockPasses:
                 logger.warning("a task found no kept state (executor lost?): pass run without")
                 self.release()
                 merged = self._with_local_copies(one_pass)
-        except BaseException:
-            if passed is not None:
-                passed.unpersist()
+        finally:
             broadcast.destroy()
-            raise
         self._obsolete_id = None
-        if keep_state and passed is not None:
-            superseded = self._kept_id
-            self.release()
-            self._kept, self._kept_id = _KeptPass(passed, broadcast), keep_as
-            self._obsolete_id = superseded
-        else:
-            broadcast.destroy()
+        if keep_state:
+            # Tasks of the next pass delete this one's files; a retried task of
+            # this pass may still need them until then.
+            self._obsolete_id = self._kept_id
+            self._kept_id = keep_as
         return merged
 
     def collect(self, function: Callable[[DigitBlock, Any], Iterable[Any]]) -> list[Any]:
         """``function(block, kept state)`` on every block, its items collected to the driver."""
+        token, kept_id = self._token, self._kept_id
 
         def run(items: Iterable[tuple[int, Any]]) -> Iterator[Any]:
-            _, block, state = split_items(items)
+            _, block, state = block_and_state(items, token, kept_id)
             yield from function(block, state)
 
         return list(self._with_local_copies(lambda: self._source().mapPartitions(run).collect()))
 
+    def kept_state_paths(self) -> list[str]:
+        """Where each partition's kept state file lies on the executor that runs it.
+
+        Empty when no state is kept. One small job; for diagnostics and tests.
+        """
+        if self._kept_id is None:
+            return []
+        token, kept_id = self._token, self._kept_id
+
+        def run(items: Iterable[tuple[int, Any]]) -> Iterator[str]:
+            for key, _ in items:
+                yield _state_path(token, kept_id, key)
+
+        return sorted(self._source().mapPartitions(run).collect())
+
     def release(self) -> None:
-        """Drop the kept state (its local files go at :meth:`close` or with a later pass)."""
-        if self._kept is not None:
-            self._kept.drop()
-            self._kept = None
-            self._kept_id = None
+        """Forget the kept state (its local files go at :meth:`close`)."""
+        self._kept_id = None
 
     def close(self) -> None:
         """Drop the kept state, its local files and the local copies of the blocks."""

@@ -31,8 +31,7 @@ def step_and_merge():
 
 
 def delete_state_files(passes: BlockPasses) -> int:
-    assert passes._kept is not None
-    paths = [state.path for _, (state, _) in passes._kept.rdd.collect()]
+    paths = passes.kept_state_paths()
     for path in paths:
         os.remove(path)
     return len(paths)
@@ -111,8 +110,8 @@ def test_close_removes_the_state_files(blocks) -> None:
     count_passes, add = step_and_merge()
     passes = BlockPasses(blocks)
     passes.run(count_passes, 1, add, keep_state=True)
-    assert passes._kept is not None
-    paths = [state.path for _, (state, _) in passes._kept.rdd.collect()]
+    paths = passes.kept_state_paths()
+    assert len(paths) == 3
     assert all(os.path.exists(path) for path in paths)
     passes.close()
     assert not any(os.path.exists(path) for path in paths)  # local mode: one executor
