@@ -17,7 +17,7 @@ export SPARK_CONF_DIR        := $(CURDIR)/conf
 export PYSPARK_PYTHON        := $(CURDIR)/$(PYTHON)
 export PYSPARK_DRIVER_PYTHON := $(CURDIR)/$(PYTHON)
 
-.PHONY: setup fetch run sweep predict report test lint bench bench-quick bench-sweep clean
+.PHONY: setup fetch run sweep predict report test lint package cluster-up cluster-down bench bench-quick bench-sweep clean
 
 setup: $(VENV)/.installed
 
@@ -65,6 +65,41 @@ bench-quick: fetch
 bench-sweep: fetch
 	$(SPARK_SUBMIT) jobs/bench_sweep.py --input $(BENCH_INPUT) --k $(KS) --seed $(SEED) \
 		--output runs/bench-sweep --overwrite
+
+# A wheel for pip, and dist/kmeans_spark.zip for spark-submit --py-files. The zip is the
+# wheel itself: a pure-Python wheel is a zip archive with the package at its root, which is
+# what Python's zipimport (and so --py-files) needs.
+DIST ?= dist
+package: setup
+	rm -rf build $(DIST)/kmeans_spark-*.whl $(DIST)/kmeans_spark.zip
+	$(PYTHON) -m pip wheel --quiet --no-deps --no-build-isolation --wheel-dir $(DIST) .
+	rm -rf build
+	cp $(DIST)/kmeans_spark-*.whl $(DIST)/kmeans_spark.zip
+	@ls -l $(DIST)
+
+# A Spark standalone cluster on this machine (a master and two one-core workers on
+# 127.0.0.1, from the pip-installed pyspark's spark-class), to try the packaged jobs
+# as on a real cluster: see README.md "On a cluster". Logs and pids in runs/cluster.
+CLUSTER_DIR  ?= runs/cluster
+MASTER_PORT  ?= 7077
+WORKERS      ?= 2
+SPARK_CLASS   = $$($(PYTHON) -c 'import os, pyspark; print(os.path.dirname(pyspark.__file__))')/bin/spark-class
+cluster-up: setup
+	mkdir -p $(CLUSTER_DIR)
+	SPARK_LOCAL_IP=127.0.0.1 nohup $(SPARK_CLASS) org.apache.spark.deploy.master.Master \
+		--host 127.0.0.1 --port $(MASTER_PORT) --webui-port 8080 \
+		> $(CLUSTER_DIR)/master.log 2>&1 & echo $$! > $(CLUSTER_DIR)/master.pid
+	for i in $$(seq 1 $(WORKERS)); do \
+		mkdir -p $(CLUSTER_DIR)/worker-$$i; \
+		SPARK_LOCAL_IP=127.0.0.1 nohup $(SPARK_CLASS) org.apache.spark.deploy.worker.Worker \
+			--host 127.0.0.1 --cores 1 --memory 2g --work-dir $(CLUSTER_DIR)/worker-$$i \
+			--webui-port $$((8080 + i)) spark://127.0.0.1:$(MASTER_PORT) \
+			> $(CLUSTER_DIR)/worker-$$i.log 2>&1 & echo $$! > $(CLUSTER_DIR)/worker-$$i.pid; \
+	done
+	@echo "master spark://127.0.0.1:$(MASTER_PORT), web UI http://127.0.0.1:8080 (workers register in a few seconds)"
+
+cluster-down:
+	-for pid in $(CLUSTER_DIR)/*.pid; do kill $$(cat $$pid) 2>/dev/null; rm -f $$pid; done
 
 lint: setup
 	$(VENV)/bin/ruff check kmeans_spark jobs tests

@@ -2,11 +2,15 @@
 
 A TOML key is the option's name without its leading dashes, with ``-`` or ``_``
 (``max_iter = 100`` or ``max-iter = 100`` for ``--max-iter 100``).
+
+On a cluster the file travels with ``spark-submit --files conf/train.toml ...
+--config train.toml``: :func:`locate_config` finds it where Spark put it.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -14,6 +18,49 @@ from typing import Any
 import tomllib
 
 from kmeans_spark.errors import UsageError
+
+
+def locate_config(name: str | None, app_name: str) -> str | None:
+    """The file ``--config NAME`` means: a local file, else one shipped with ``--files``.
+
+    ``spark-submit --files conf/train.toml`` copies the file next to the driver
+    in YARN cluster mode (the working directory, so a local path), but in
+    client mode only into Spark's file root, where
+    :meth:`pyspark.SparkFiles.get` finds it by its base name once the
+    SparkContext exists. Looking there gets or creates the SparkSession
+    (named ``app_name`` if this creates it); under spark-submit the JVM is
+    already running, so that costs little.
+
+    Parameters
+    ----------
+    name : str, optional
+        What ``--config`` gave; None passes through.
+    app_name : str
+        Spark application name, should this create the session.
+
+    Returns
+    -------
+    str or None
+        A path that exists, or None when ``name`` is None.
+
+    Raises
+    ------
+    UsageError
+        Neither place holds the file; the message names both.
+    """
+    if name is None or os.path.isfile(name):
+        return name
+    from pyspark import SparkFiles
+    from pyspark.sql import SparkSession
+
+    SparkSession.builder.appName(app_name).getOrCreate()
+    shipped = SparkFiles.get(os.path.basename(name))
+    if os.path.isfile(shipped):
+        return shipped
+    raise UsageError(
+        f"config file {name} not found: neither {os.path.abspath(name)} "
+        f"nor a file given to spark-submit --files ({shipped})"
+    )
 
 
 def load_toml(path: str | Path) -> dict[str, Any]:
@@ -98,6 +145,6 @@ def _coerce(action: argparse.Action, value: Any, where: str) -> Any:
     if callable(kind):
         try:
             return kind(value)
-        except (TypeError, ValueError) as exc:
+        except (TypeError, ValueError, argparse.ArgumentTypeError) as exc:
             raise UsageError(f"{where}: {exc}") from None
     return value

@@ -322,6 +322,14 @@ def experiment_data(
             test.num_digits if test else "no",
             train.num_partitions,
             loaded,
+            extra={
+                "event": "data_loaded",
+                "training_digits": train.num_digits,
+                "validation_digits": summary.validation_size,
+                "test_digits": test.num_digits if test else None,
+                "partitions": train.num_partitions,
+                "seconds": loaded,
+            },
         )
         yield ExperimentData(train, validation, test, summary, loaded)
     finally:
@@ -396,6 +404,12 @@ def train_sweep(
         len(initial),
         params.init_name,
         initialised - loaded,
+        extra={
+            "event": "initialised",
+            "models": len(initial),
+            "init": params.init_name,
+            "seconds": initialised - loaded,
+        },
     )
     models = fit_lloyd_batch(
         train,

@@ -1,20 +1,24 @@
-"""Command-line options shared by the train and sweep jobs, and the parameters they make.
+"""Command-line options shared by the jobs, and the parameters they make.
 
-Every option defaults to None on the parser, so that
-:func:`~kmeans_spark.config.resolve_options` can tell "not given" from a value
-and let a ``--config`` TOML file fill the gaps.
+:func:`add_pipeline_options` (``--run-id``, ``--log-format``) is on every job.
+The rest serves the train and sweep jobs, whose options all default to None on
+the parser, so that :func:`~kmeans_spark.config.resolve_options` can tell "not
+given" from a value and let a ``--config`` TOML file fill the gaps.
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
+from kmeans_spark.errors import UsageError
 from kmeans_spark.experiment import TrainParams
 from kmeans_spark.init import INIT_METHODS, INIT_RANDOM
+from kmeans_spark.job_logging import LOG_FORMATS, LOG_LEVELS
 from kmeans_spark.lloyd import EMPTY_CLUSTER_POLICIES, EMPTY_FARTHEST
 from kmeans_spark.readers import FORMATS, Dataset, read_dataset
 from kmeans_spark.split import SPLIT_HEAD, SPLIT_METHODS
@@ -32,8 +36,61 @@ TRAINING_DEFAULTS: dict[str, Any] = {
     "init_steps": 2,
     "overwrite": False,
     "log_level": "INFO",
+    "log_format": "text",
     "gallery_label": 9,
 }
+
+# Run ids may become part of output paths (``--output runs/{run_id}``): no "/", no "." or
+# "..", and only characters that need no quoting in a shell, a URI or a file name.
+_RUN_ID = re.compile(r"[A-Za-z0-9._:+-]{1,128}")
+
+
+def validate_run_id(value: object) -> str:
+    """``value`` if it is a valid run id, else :class:`UsageError`.
+
+    A run id is 1 to 128 characters of ``A-Z a-z 0-9 . _ : + -``, and not
+    ``.`` or ``..``.
+    """
+    if not isinstance(value, str) or not _RUN_ID.fullmatch(value) or value in (".", ".."):
+        raise UsageError(
+            f"--run-id must be 1 to 128 characters of A-Z a-z 0-9 . _ : + - "
+            f"and not '.' or '..', got {value!r}"
+        )
+    return value
+
+
+def _run_id_argument(text: str) -> str:
+    """:func:`validate_run_id` as an argparse type: argparse shows ArgumentTypeError's text."""
+    try:
+        return validate_run_id(text)
+    except UsageError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def add_pipeline_options(
+    parser: argparse.ArgumentParser, log_format_default: str | None = "text"
+) -> None:
+    """``--run-id`` and ``--log-format``, for running the job from a scheduler.
+
+    Parameters
+    ----------
+    parser : argparse.ArgumentParser
+    log_format_default : str or None
+        None for jobs whose defaults come from :data:`TRAINING_DEFAULTS` and ``--config``.
+    """
+    parser.add_argument(
+        "--run-id",
+        type=_run_id_argument,
+        metavar="ID",
+        help="identifies this run in every log line and output (1-128 of A-Za-z0-9._:+-)",
+    )
+    parser.add_argument(
+        "--log-format",
+        choices=LOG_FORMATS,
+        default=log_format_default,
+        help="text (default) or json: one JSON object per log line on stderr, "
+        "and the result as one JSON object on stdout",
+    )
 
 
 def add_input_options(parser: argparse.ArgumentParser) -> None:
@@ -51,7 +108,8 @@ def add_input_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--overwrite", action="store_true", default=None, help="replace an existing output folder"
     )
-    parser.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    parser.add_argument("--log-level", choices=LOG_LEVELS)
+    add_pipeline_options(parser, log_format_default=None)
     parser.add_argument(
         "--gallery-label",
         type=int,

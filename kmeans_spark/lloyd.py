@@ -325,6 +325,14 @@ def _relocate_empty_clusters(
             digit_id,
             distance,
             donor,
+            extra={
+                "event": "empty_cluster",
+                "model": prefix.removesuffix(": ") or None,
+                "cluster": target,
+                "action": "reseeded",
+                "digit_id": digit_id,
+                "donor": donor,
+            },
         )
     return sums, counts, remaining
 
@@ -415,7 +423,17 @@ def _update(
     else:
         kept = empty
     for cluster in kept:
-        logger.warning("%scluster %d is empty: its centroid stays where it was", run.name, cluster)
+        logger.warning(
+            "%scluster %d is empty: its centroid stays where it was",
+            run.name,
+            cluster,
+            extra={
+                "event": "empty_cluster",
+                **_model_fields(run),
+                "cluster": cluster,
+                "action": "kept",
+            },
+        )
     updated = run.current.copy()
     filled = counts > 0
     updated[filled] = sums[filled] / counts[filled, None]
@@ -514,12 +532,21 @@ def fit_lloyd_batch(
                     alone,
                 )
             if not alone:
+                still_training = sum(r.training for r in runs)
+                pass_total_seconds = time.perf_counter() - started
                 logger.info(
                     "pass %d: %d models, %d still training, %.3f s",
                     iteration,
                     len(members),
-                    sum(r.training for r in runs),
-                    time.perf_counter() - started,
+                    still_training,
+                    pass_total_seconds,
+                    extra={
+                        "event": "pass",
+                        "pass": iteration,
+                        "models": len(members),
+                        "training": still_training,
+                        "seconds": pass_total_seconds,
+                    },
                 )
     finally:
         runner.close()
@@ -560,6 +587,17 @@ def _step(
         stats.max_shift,
         stats.inertia,
         stats.seconds,
+        # The same numbers as fields, for --log-format json (kmeans_spark.job_logging).
+        extra={
+            "event": "iteration",
+            **_model_fields(run),
+            "iteration": stats.iteration,
+            "moved": stats.moved,
+            "max_shift": stats.max_shift,
+            "inertia": stats.inertia,
+            "seconds": stats.seconds,
+            "empty_clusters": list(stats.empty_clusters),
+        },
     )
     if on_iteration is not None:
         on_iteration(run.index, stats)
@@ -576,7 +614,19 @@ def _step(
             "converged" if run.converged else "stopped",
             stats.iteration,
             stats.inertia,
+            extra={
+                "event": "converged" if run.converged else "stopped",
+                **_model_fields(run),
+                "iterations": stats.iteration,
+                "inertia": stats.inertia,
+            },
         )
+
+
+def _model_fields(run: _ModelRun) -> dict[str, object]:
+    """Which model a log record is about, as structured fields."""
+    name = run.name.removesuffix(": ")
+    return {"model": name or None, "model_index": run.index, "k": run.k}
 
 
 def fit_lloyd(

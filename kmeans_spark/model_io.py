@@ -1,23 +1,29 @@
-"""Reading and writing model folders, atomically.
+"""Reading and writing model folders, atomically, on any Hadoop file system.
 
 A train job's output folder holds:
 
 =================  ==============================================================
 file               content
 =================  ==============================================================
-``model.json``     format version, parameters, centroid labels, input fingerprint
+``model.json``     format version, run id, parameters, centroid labels, input
+                   fingerprint
 ``centroids.npy``  float64 array of shape (k, 784)
-``metrics.json``   iterations, convergence, inertia, cluster sizes, ``label_counts`` (the
-                   training digits' true labels per cluster, shape (k, 10)), error rates,
-                   restarts, history, seconds
+``metrics.json``   run id, iterations, convergence, inertia, cluster sizes,
+                   ``label_counts`` (the training digits' true labels per cluster,
+                   shape (k, 10)), error rates, restarts, history, seconds
 ``confusion.csv``  true label x inferred label counts, per evaluated set
 ``centroids.png``  the centroids as 28 x 28 images titled with their labels
+``_SUCCESS``       empty; written last: the folder is complete
 =================  ==============================================================
 
-Everything is written to a hidden temporary folder beside the target and renamed
-into place at the end, so a failed run leaves no half-written output.
-:func:`load_model` reads a folder back, from any format version up to
-:data:`MODEL_FORMAT_VERSION`.
+The run id is the job's ``--run-id``, else Spark's application id. The folder is
+a Hadoop path (``hdfs://``, ``s3a://``, ``file://``, or a plain path on the
+default file system) published whole by :func:`~kmeans_spark.storage.publish_dir`:
+the files are made in a local temporary folder, copied to a hidden staging
+folder beside the target and renamed into place, so a failed run leaves no
+half-written output. :func:`load_model` reads a folder back, from any format
+version up to :data:`MODEL_FORMAT_VERSION` (folders from before the run id and
+``_SUCCESS`` load too), copying its few small files to the driver through Hadoop.
 """
 
 from __future__ import annotations
@@ -26,64 +32,30 @@ import csv
 import json
 import math
 import os
-import shutil
 import tempfile
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+from pyspark.sql import SparkSession
 
-from kmeans_spark.errors import InputError, UsageError
+from kmeans_spark.errors import InputError
 from kmeans_spark.evaluation import Evaluation
 from kmeans_spark.experiment import ExperimentResult
 from kmeans_spark.figures import centroid_grid, save_figure
+from kmeans_spark.readers import paths
+from kmeans_spark.runs import run_id_or_application_id
 from kmeans_spark.schema import N_CLASSES, N_PIXELS
+from kmeans_spark.storage import active_session, fetch_file, hadoop_path, publish_dir
 
 MODEL_FORMAT_VERSION = 1
 
 
-def check_output_dir(path: str | os.PathLike[str], overwrite: bool) -> Path:
-    """Fail early, before any work, when the output folder exists and may not be replaced."""
-    target = Path(path)
-    if target.exists() and not overwrite:
-        raise UsageError(f"output folder {target} exists: pass --overwrite to replace it")
-    if target.exists() and not target.is_dir():
-        raise UsageError(f"output path {target} exists and is not a folder")
-    return target
-
-
-@contextmanager
-def atomic_output_dir(path: str | os.PathLike[str], overwrite: bool) -> Iterator[Path]:
-    """A temporary folder that becomes ``path`` when the block completes without error.
-
-    Yields
-    ------
-    Path
-        The temporary folder to write into; removed if the block raises.
-    """
-    target = check_output_dir(path, overwrite)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
-    # mkdtemp makes the folder private (0700); the published one gets the usual umask.
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(staging, 0o777 & ~umask)
-    try:
-        yield staging
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    if target.exists():
-        retired = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
-        os.replace(target, retired / target.name)
-        os.replace(staging, target)
-        shutil.rmtree(retired, ignore_errors=True)
-    else:
-        os.replace(staging, target)
+# The files load_model reads; metrics.json may be missing.
+MODEL_FILES = ("model.json", "centroids.npy", "metrics.json")
 
 
 def _finite_or_none(value: float) -> float | None:
@@ -127,11 +99,12 @@ def restarts_record(result: ExperimentResult) -> dict[str, Any]:
     }
 
 
-def metrics_record(result: ExperimentResult) -> dict[str, Any]:
-    """Everything ``metrics.json`` holds."""
+def metrics_record(result: ExperimentResult, *, run_id: str) -> dict[str, Any]:
+    """Everything ``metrics.json`` holds; ``run_id`` names the run that trained the model."""
     model = result.model
     params = result.params
     record: dict[str, Any] = {
+        "run_id": run_id,
         "k": params.k,
         "seed": params.seed,
         "init": params.init_name,
@@ -158,11 +131,14 @@ def metrics_record(result: ExperimentResult) -> dict[str, Any]:
     return record
 
 
-def model_record(result: ExperimentResult, sources: dict[str, str | None]) -> dict[str, Any]:
-    """Everything ``model.json`` holds."""
+def model_record(
+    result: ExperimentResult, sources: dict[str, str | None], *, run_id: str
+) -> dict[str, Any]:
+    """Everything ``model.json`` holds; ``run_id`` names the run that trained the model."""
     params = result.params
     return {
         "format_version": MODEL_FORMAT_VERSION,
+        "run_id": run_id,
         "algorithm": "lloyd",
         "k": params.k,
         "n_features": N_PIXELS,
@@ -208,12 +184,15 @@ def _write_json(path: Path, record: dict[str, Any]) -> None:
 
 
 def write_model_files(
-    folder: Path, result: ExperimentResult, sources: dict[str, str | None]
+    folder: Path, result: ExperimentResult, sources: dict[str, str | None], *, run_id: str
 ) -> None:
-    """Write a trained model's files into an existing folder (see the module's table)."""
+    """Write a trained model's files into an existing local folder (see the module's table).
+
+    All but ``_SUCCESS``, which :func:`~kmeans_spark.storage.publish_dir` adds.
+    """
     np.save(folder / "centroids.npy", result.model.centroids)
-    _write_json(folder / "model.json", model_record(result, sources))
-    _write_json(folder / "metrics.json", metrics_record(result))
+    _write_json(folder / "model.json", model_record(result, sources, run_id=run_id))
+    _write_json(folder / "metrics.json", metrics_record(result, run_id=run_id))
     evaluations = {
         name: evaluation
         for name, evaluation in (("validation", result.validation), ("test", result.test))
@@ -233,51 +212,90 @@ def write_model(
     overwrite: bool = False,
     *,
     extra: Callable[[Path], object] | None = None,
-) -> Path:
-    """Write a trained model's folder atomically; return its path.
+    spark: SparkSession | None = None,
+    run_id: str | None = None,
+) -> str:
+    """Write a trained model's folder atomically, ``_SUCCESS`` last; return where.
 
     Parameters
     ----------
-    path : path-like
-        The folder to create.
+    path : str or path-like
+        The folder to create: a Hadoop path, or a local :class:`~pathlib.Path`.
     result : ExperimentResult
     sources : dict of str to str or None
         Where the training and test digits came from, recorded in ``model.json``.
     overwrite : bool
         Replace an existing folder.
     extra : callable, optional
-        Called with the staging folder once the standard files are in it, before
-        it is renamed into place: files it writes (a report) are published with
-        the model, and should it raise, nothing is.
+        Called with the local folder the files are made in, once the standard
+        files are there: files it writes (a report) are published with the
+        model, and should it raise, nothing is.
+    spark : SparkSession, optional
+        Whose Hadoop configuration reaches ``path``; default: the active session.
+    run_id : str, optional
+        Recorded in ``model.json`` and ``metrics.json``; default: Spark's
+        application id.
+
+    Returns
+    -------
+    str
+        The folder written, fully qualified (``file:/...``, ``hdfs://...``).
     """
-    with atomic_output_dir(path, overwrite) as staging:
-        write_model_files(staging, result, sources)
+    session = active_session(spark)
+    with publish_dir(session, path, overwrite) as output:
+        write_model_files(
+            output.local, result, sources, run_id=run_id_or_application_id(session, run_id)
+        )
         if extra is not None:
-            extra(staging)
-    return Path(path)
+            extra(output.local)
+    return output.target
 
 
-def load_centroids(path: str | os.PathLike[str], k: int | None = None) -> npt.NDArray[np.float64]:
+def load_centroids(
+    path: str | os.PathLike[str], k: int | None = None, *, spark: SparkSession | None = None
+) -> npt.NDArray[np.float64]:
     """Load a ``(k, 784)`` centroid array from ``.npy`` without unpickling anything.
+
+    Parameters
+    ----------
+    path : str or path-like
+        With ``spark``, a Hadoop path (the file is copied to the driver through
+        Hadoop first); without, a file on the local disk.
+    k : int, optional
+        The number of centroids expected.
+    spark : SparkSession, optional
 
     Raises
     ------
     InputError
-        Missing or unreadable file, object arrays, wrong shape, or non-finite values.
+        Missing or unreadable file, object arrays, wrong shape, or non-finite
+        values; the message names ``path``.
     """
+    if spark is None:
+        return _read_centroids(Path(path), str(path), k)
+    location = hadoop_path(path)
+    with tempfile.TemporaryDirectory(prefix="kmeans-spark-centroids-") as copy:
+        local = Path(copy) / "centroids.npy"
+        if not fetch_file(spark, location, local):
+            raise InputError(f"{location}: no such file")
+        return _read_centroids(local, location, k)
+
+
+def _read_centroids(file: Path, shown: str, k: int | None) -> npt.NDArray[np.float64]:
+    """:func:`load_centroids` of a local ``file``; messages name ``shown``."""
     try:
-        values = np.load(path, allow_pickle=False)
+        values = np.load(file, allow_pickle=False)
     except FileNotFoundError:
-        raise InputError(f"{path}: no such file") from None
+        raise InputError(f"{shown}: no such file") from None
     except (OSError, ValueError) as exc:
-        raise InputError(f"{path}: not a readable .npy array ({exc})") from None
+        raise InputError(f"{shown}: not a readable .npy array ({exc})") from None
     if not isinstance(values, np.ndarray) or values.dtype.kind not in "iuf":
-        raise InputError(f"{path}: expected a numeric array")
+        raise InputError(f"{shown}: expected a numeric array")
     if values.ndim != 2 or values.shape[1] != N_PIXELS or (k is not None and values.shape[0] != k):
         expected = f"({k if k is not None else 'k'}, {N_PIXELS})"
-        raise InputError(f"{path}: centroids have shape {values.shape}, expected {expected}")
+        raise InputError(f"{shown}: centroids have shape {values.shape}, expected {expected}")
     if not np.all(np.isfinite(values)):
-        raise InputError(f"{path}: centroids contain NaN or infinite values")
+        raise InputError(f"{shown}: centroids contain NaN or infinite values")
     return values.astype(np.float64)
 
 
@@ -287,8 +305,8 @@ class TrainedModel:
 
     Attributes
     ----------
-    path : Path
-        The model folder.
+    path : str
+        The model folder as the caller named it: a Hadoop path, or a local path.
     centroids : ndarray of float64, shape (k, 784)
     centroid_labels : ndarray of int64, shape (k,)
         The digit each centroid stands for, ``-1`` for a centroid without one.
@@ -299,7 +317,7 @@ class TrainedModel:
         ``metrics.json``, None where the folder has none.
     """
 
-    path: Path
+    path: str
     centroids: npt.NDArray[np.float64]
     centroid_labels: npt.NDArray[np.int64]
     model: dict[str, Any]
@@ -310,22 +328,22 @@ class TrainedModel:
         return int(self.centroids.shape[0])
 
 
-def _read_json_object(path: Path) -> dict[str, Any]:
-    """A JSON file holding one object; InputError naming the file otherwise."""
+def _read_json_object(path: Path, shown: str) -> dict[str, Any]:
+    """A local JSON file holding one object; InputError naming ``shown`` otherwise."""
     try:
         record = json.loads(path.read_text())
     except FileNotFoundError:
-        raise InputError(f"{path}: no such file") from None
+        raise InputError(f"{shown}: no such file") from None
     except json.JSONDecodeError as exc:
-        raise InputError(f"{path}: not valid JSON ({exc})") from None
+        raise InputError(f"{shown}: not valid JSON ({exc})") from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: cannot read ({exc})") from None
+        raise InputError(f"{shown}: cannot read ({exc})") from None
     if not isinstance(record, dict):
-        raise InputError(f"{path}: expected a JSON object, got {type(record).__name__}")
+        raise InputError(f"{shown}: expected a JSON object, got {type(record).__name__}")
     return record
 
 
-def _centroid_labels(path: Path, record: dict[str, Any]) -> npt.NDArray[np.int64]:
+def _centroid_labels(path: str, record: dict[str, Any]) -> npt.NDArray[np.int64]:
     """``centroid_labels`` of a ``model.json`` record, checked: ints in -1..9."""
     values = record.get("centroid_labels")
     if not isinstance(values, list) or not values:
@@ -339,18 +357,21 @@ def _centroid_labels(path: Path, record: dict[str, Any]) -> npt.NDArray[np.int64
     return np.asarray(values, dtype=np.int64)
 
 
-def load_model(path: str | os.PathLike[str]) -> TrainedModel:
+def load_model(path: str | os.PathLike[str], *, spark: SparkSession | None = None) -> TrainedModel:
     """Read a model folder written by the train or sweep job.
 
     Folders of every format version up to :data:`MODEL_FORMAT_VERSION` load,
-    including those written before ``model.json`` recorded restarts and
-    initialisation options; only ``centroid_labels`` and ``centroids.npy`` are
-    needed, ``metrics.json`` may be missing.
+    including those written before ``model.json`` recorded restarts,
+    initialisation options and the run id; only ``centroid_labels`` and
+    ``centroids.npy`` are needed, ``metrics.json`` may be missing.
 
     Parameters
     ----------
-    path : path-like
-        The model folder (``model.json``, ``centroids.npy``, ...).
+    path : str or path-like
+        The model folder (``model.json``, ``centroids.npy``, ...). With
+        ``spark``, a Hadoop path: its files are copied to a local temporary
+        folder through Hadoop and read there; without, a local folder.
+    spark : SparkSession, optional
 
     Returns
     -------
@@ -362,35 +383,57 @@ def load_model(path: str | os.PathLike[str]) -> TrainedModel:
         The folder is missing, ``model.json`` is missing, not JSON, of a newer
         format, or has invalid ``centroid_labels``; ``centroids.npy`` is missing
         or malformed; the numbers of centroids and labels (and ``k``) disagree;
-        ``metrics.json`` exists but is not a JSON object.
+        ``metrics.json`` exists but is not a JSON object. Messages name ``path``.
     """
-    folder = Path(path)
-    if not folder.exists():
-        raise InputError(f"{folder}: no such model folder")
-    if not folder.is_dir():
-        raise InputError(f"{folder}: not a model folder (expected the train job's --output)")
+    if spark is None:
+        folder = Path(path)
+        if not folder.exists():
+            raise InputError(f"{folder}: no such model folder")
+        if not folder.is_dir():
+            raise InputError(f"{folder}: not a model folder (expected the train job's --output)")
+        return _read_model_folder(folder, str(folder))
+    location = hadoop_path(path)
+    if not paths.exists(spark, location):
+        raise InputError(f"{location}: no such model folder")
+    if not paths.is_dir(spark, location):
+        raise InputError(f"{location}: not a model folder (expected the train job's --output)")
+    with tempfile.TemporaryDirectory(prefix="kmeans-spark-model-") as copy:
+        for name in MODEL_FILES:
+            fetch_file(spark, paths.join(location, name), Path(copy) / name)
+        return _read_model_folder(Path(copy), location)
+
+
+def _read_model_folder(folder: Path, location: str) -> TrainedModel:
+    """:func:`load_model` of the local ``folder``; messages name the folder ``location``."""
     model_path = folder / "model.json"
+    model_shown = paths.join(location, "model.json")
     if not model_path.exists():
-        raise InputError(f"{folder}: no model.json; not a model folder written by the train job")
-    record = _read_json_object(model_path)
+        raise InputError(f"{location}: no model.json; not a model folder written by the train job")
+    record = _read_json_object(model_path, model_shown)
     version = record.get("format_version", MODEL_FORMAT_VERSION)
     if isinstance(version, bool) or not isinstance(version, int) or version < 1:
-        raise InputError(f"{model_path}: invalid format_version {version!r}")
+        raise InputError(f"{model_shown}: invalid format_version {version!r}")
     if version > MODEL_FORMAT_VERSION:
         raise InputError(
-            f"{model_path}: format version {version} is newer than this code reads "
+            f"{model_shown}: format version {version} is newer than this code reads "
             f"({MODEL_FORMAT_VERSION}); update kmeans_spark"
         )
-    labels = _centroid_labels(model_path, record)
+    labels = _centroid_labels(model_shown, record)
     k = record.get("k", labels.size)
     if k != labels.size:
-        raise InputError(f"{model_path}: k is {k!r} but there are {labels.size} centroid_labels")
-    centroids = load_centroids(folder / "centroids.npy")
+        raise InputError(f"{model_shown}: k is {k!r} but there are {labels.size} centroid_labels")
+    centroids = _read_centroids(
+        folder / "centroids.npy", paths.join(location, "centroids.npy"), None
+    )
     if centroids.shape[0] != labels.size:
         raise InputError(
-            f"{folder}: centroids.npy holds {centroids.shape[0]} centroids "
+            f"{location}: centroids.npy holds {centroids.shape[0]} centroids "
             f"but model.json labels {labels.size}"
         )
     metrics_path = folder / "metrics.json"
-    metrics = _read_json_object(metrics_path) if metrics_path.exists() else None
-    return TrainedModel(folder, centroids, labels, record, metrics)
+    metrics = (
+        _read_json_object(metrics_path, paths.join(location, "metrics.json"))
+        if metrics_path.exists()
+        else None
+    )
+    return TrainedModel(location, centroids, labels, record, metrics)

@@ -154,12 +154,12 @@ def read_model_folder(folder: str | os.PathLike[str]) -> ModelFolder:
     """
     loaded = load_model(folder)
     return ModelFolder(
-        loaded.path,
+        Path(loaded.path),
         loaded.model,
         loaded.metrics or {},
         loaded.centroids,
         loaded.centroid_labels,
-        read_confusion_csv(loaded.path / "confusion.csv"),
+        read_confusion_csv(Path(loaded.path) / "confusion.csv"),
     )
 
 

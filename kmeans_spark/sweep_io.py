@@ -1,15 +1,21 @@
-"""Writing a sweep's output folder, atomically.
+"""Writing a sweep's output folder, atomically, on any Hadoop file system.
 
 A sweep job's output folder holds:
 
 ===================  ===========================================================
 file                 content
 ===================  ===========================================================
-``sweep.json``       per k: error rates, inertia, iterations, restarts; seconds
+``sweep.json``       run id; per k: error rates, inertia, iterations, restarts;
+                     seconds
 ``sweep.csv``        the same per k, one row each
-``k<K>/``            the kept model of each k, as the train job writes it
+``k<K>/``            the kept model of each k, as the train job writes it (with
+                     its own ``_SUCCESS``: each loads alone)
 ``error_by_k.png``   error rate by number of clusters: all k, and k = 5..24
+``_SUCCESS``         empty; written last: the folder is complete
 ===================  ===========================================================
+
+The k folders are published with the sweep, by one rename of its staging folder
+(see :func:`~kmeans_spark.storage.publish_dir`).
 """
 
 from __future__ import annotations
@@ -22,9 +28,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from pyspark.sql import SparkSession
+
 from kmeans_spark.experiment import ExperimentResult, SweepResult
 from kmeans_spark.figures import error_by_k_plot, save_figure
-from kmeans_spark.model_io import atomic_output_dir, restarts_record, write_model_files
+from kmeans_spark.model_io import restarts_record, write_model_files
+from kmeans_spark.runs import run_id_or_application_id
+from kmeans_spark.storage import active_session, publish_dir
 
 CSV_COLUMNS = (
     "k",
@@ -73,12 +83,15 @@ def result_record(result: ExperimentResult) -> dict[str, Any]:
     }
 
 
-def sweep_record(result: SweepResult, sources: dict[str, str | None]) -> dict[str, Any]:
-    """Everything ``sweep.json`` holds."""
+def sweep_record(
+    result: SweepResult, sources: dict[str, str | None], *, run_id: str
+) -> dict[str, Any]:
+    """Everything ``sweep.json`` holds; ``run_id`` names the run that trained the models."""
     first = result.experiments[0]
     params = first.params
     data = first.data
     return {
+        "run_id": run_id,
         "results": [result_record(experiment) for experiment in result.experiments],
         "seconds": result.seconds["total"],
         "timings": result.seconds,
@@ -134,29 +147,45 @@ def write_sweep(
     overwrite: bool = False,
     *,
     extra: Callable[[Path], object] | None = None,
-) -> Path:
-    """Write a sweep's folder atomically (see the module's table); return its path.
+    spark: SparkSession | None = None,
+    run_id: str | None = None,
+) -> str:
+    """Write a sweep's folder atomically (see the module's table); return where.
 
     Parameters
     ----------
-    path : path-like
-        The folder to create.
+    path : str or path-like
+        The folder to create: a Hadoop path, or a local :class:`~pathlib.Path`.
     result : SweepResult
     sources : dict of str to str or None
         Where the training and test digits came from.
     overwrite : bool
         Replace an existing folder.
     extra : callable, optional
-        Called with the staging folder once every standard file is in it, before
-        it is renamed into place: files it writes (a report) are published with
-        the sweep, and should it raise, nothing is.
+        Called with the local folder the files are made in, once every standard
+        file is there: files it writes (a report) are published with the sweep,
+        and should it raise, nothing is.
+    spark : SparkSession, optional
+        Whose Hadoop configuration reaches ``path``; default: the active session.
+    run_id : str, optional
+        Recorded in ``sweep.json`` and every k's ``model.json`` and
+        ``metrics.json``; default: Spark's application id.
+
+    Returns
+    -------
+    str
+        The folder written, fully qualified (``file:/...``, ``hdfs://...``).
     """
-    record = sweep_record(result, sources)
-    with atomic_output_dir(path, overwrite) as staging:
+    session = active_session(spark)
+    run = run_id_or_application_id(session, run_id)
+    record = sweep_record(result, sources, run_id=run)
+    with publish_dir(session, path, overwrite) as output:
+        staging = output.local
         for experiment in result.experiments:
-            folder = staging / model_folder_name(experiment.params.k)
-            folder.mkdir()
-            write_model_files(folder, experiment, sources)
+            name = model_folder_name(experiment.params.k)
+            (staging / name).mkdir()
+            write_model_files(staging / name, experiment, sources, run_id=run)
+            output.mark_complete(name)
         (staging / "sweep.json").write_text(json.dumps(record, indent=2, allow_nan=False) + "\n")
         write_sweep_csv(staging / "sweep.csv", record["results"])
         figure = error_by_k_plot(
@@ -169,4 +198,4 @@ def write_sweep(
         save_figure(figure, staging / "error_by_k.png")
         if extra is not None:
             extra(staging)
-    return Path(path)
+    return output.target

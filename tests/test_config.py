@@ -86,3 +86,39 @@ def test_shipped_job_configs_parse_with_the_jobs_own_parsers(job, config, k) -> 
     assert options["k"] == k
     assert options["init"] == "random" and options["n_init"] == 1
     assert options["init_steps"] == 2 and options["init_oversampling"] == 2.0
+
+
+def pipeline_parser() -> argparse.ArgumentParser:
+    from kmeans_spark.job_options import add_pipeline_options
+
+    p = argparse.ArgumentParser()
+    p.add_argument("--config")
+    add_pipeline_options(p, log_format_default=None)
+    return p
+
+
+def test_run_id_and_log_format_come_from_the_config_file(tmp_path) -> None:
+    config = tmp_path / "train.toml"
+    config.write_text('run_id = "nightly-2026-01-31"\nlog-format = "json"\n')
+    p = pipeline_parser()
+    options = resolve_options(p, p.parse_args([]), {"log_format": "text"}, str(config))
+    assert options == {"run_id": "nightly-2026-01-31", "log_format": "json"}
+    options = resolve_options(p, p.parse_args(["--run-id", "cli"]), {}, str(config))
+    assert options["run_id"] == "cli"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('run_id = "a/b"\n', "--run-id must be"),
+        ('run_id = ".."\n', "--run-id must be"),
+        ("run_id = 7\n", "--run-id must be"),
+        ('log_format = "xml"\n', "not one of text, json"),
+    ],
+)
+def test_bad_pipeline_options_in_the_config_file(tmp_path, text, message) -> None:
+    config = tmp_path / "bad.toml"
+    config.write_text(text)
+    p = pipeline_parser()
+    with pytest.raises(UsageError, match=message):
+        resolve_options(p, p.parse_args([]), {}, str(config))

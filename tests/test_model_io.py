@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -20,38 +21,31 @@ from kmeans_spark.experiment import (
 from kmeans_spark.lloyd import IterationStats, LloydResult
 from kmeans_spark.model_io import (
     TrainedModel,
-    atomic_output_dir,
     load_centroids,
     load_model,
     write_model,
 )
+from kmeans_spark.storage import SUCCESS_MARKER
 from kmeans_spark.sweep_io import write_sweep
-
-
-def test_failed_write_leaves_nothing(tmp_path) -> None:
-    target = tmp_path / "model"
-    with pytest.raises(RuntimeError), atomic_output_dir(target, overwrite=False) as staging:
-        (staging / "half.json").write_text("{")
-        raise RuntimeError("boom")
-    assert list(tmp_path.iterdir()) == []
-
-
-def test_existing_output_is_refused_unless_overwrite(tmp_path) -> None:
-    target = tmp_path / "model"
-    target.mkdir()
-    (target / "old.txt").write_text("old")
-    with pytest.raises(UsageError, match="--overwrite"), atomic_output_dir(target, False):
-        pass
-    with atomic_output_dir(target, overwrite=True) as staging:
-        (staging / "new.txt").write_text("new")
-    assert sorted(p.name for p in target.iterdir()) == ["new.txt"]
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]  # no leftovers
 
 
 def test_load_centroids_round_trip(tmp_path) -> None:
     values = np.random.default_rng(0).random((3, 784))
     np.save(tmp_path / "c.npy", values)
     assert_array_equal(load_centroids(tmp_path / "c.npy", 3), values)
+
+
+def test_load_centroids_through_hadoop(spark, tmp_path) -> None:
+    values = np.random.default_rng(0).random((3, 784))
+    np.save(tmp_path / "c.npy", values)
+    uri = f"file://{tmp_path}/c.npy"
+    assert_array_equal(load_centroids(uri, 3, spark=spark), values)
+    with pytest.raises(InputError, match=f"^{re.escape(uri)}: centroids have shape"):
+        load_centroids(uri, 4, spark=spark)  # the message names the file as given
+    with pytest.raises(InputError, match=r"missing\.npy: no such file"):
+        load_centroids(f"file://{tmp_path}/missing.npy", spark=spark)
+    with pytest.raises(InputError, match="expected a file"):
+        load_centroids(str(tmp_path), spark=spark)
 
 
 @pytest.mark.parametrize(
@@ -110,13 +104,21 @@ def _result(k: int = 3) -> ExperimentResult:
 SOURCES = {"train": "train.jsonl", "test": "test.jsonl"}
 
 
-def test_write_model_then_load_model(tmp_path) -> None:
+def test_write_model_then_load_model(spark, tmp_path) -> None:
     result = _result()
     target = tmp_path / "model"
-    write_model(target, result, SOURCES, extra=lambda staging: (staging / "x.txt").write_text("x"))
+    written = write_model(
+        target, result, SOURCES, extra=lambda staging: (staging / "x.txt").write_text("x")
+    )
+    assert written == f"file:{target}"
     assert (target / "x.txt").read_text() == "x"  # the hook's file is published with the model
+    assert (target / SUCCESS_MARKER).exists()
+    # Without a run id, Spark's application id names the run.
+    for name in ("model.json", "metrics.json"):
+        record = json.loads((target / name).read_text())
+        assert record["run_id"] == spark.sparkContext.applicationId
     loaded = load_model(target)
-    assert isinstance(loaded, TrainedModel) and loaded.path == target and loaded.k == 3
+    assert isinstance(loaded, TrainedModel) and loaded.path == str(target) and loaded.k == 3
     assert_array_equal(loaded.centroids, result.model.centroids)
     assert loaded.centroids.dtype == np.float64
     assert loaded.centroid_labels.tolist() == [0, -1, 2]
@@ -126,18 +128,36 @@ def test_write_model_then_load_model(tmp_path) -> None:
     assert loaded.metrics["label_counts"] == result.model.label_counts.tolist()
 
 
+def test_model_through_hadoop_with_a_run_id(spark, tmp_path) -> None:
+    result = _result()
+    uri = f"file://{tmp_path}/model"
+    assert (
+        write_model(uri, result, SOURCES, spark=spark, run_id="nightly-7")
+        == f"file:{tmp_path}/model"
+    )
+    loaded = load_model(uri, spark=spark)
+    assert loaded.path == uri and loaded.model["run_id"] == "nightly-7"
+    assert loaded.metrics is not None and loaded.metrics["run_id"] == "nightly-7"
+    assert_array_equal(loaded.centroids, result.model.centroids)
+    with pytest.raises(UsageError, match="--overwrite"):
+        write_model(uri, result, SOURCES, spark=spark)
+    write_model(uri, result, SOURCES, overwrite=True, spark=spark, run_id="nightly-8")
+    assert load_model(uri, spark=spark).model["run_id"] == "nightly-8"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]
+
+
 def _failing_hook(staging: Path) -> None:
     (staging / "report.html").write_text("<html>")
     raise RuntimeError("report failed")
 
 
-def test_failing_hook_leaves_no_model(tmp_path) -> None:
+def test_failing_hook_leaves_no_model(spark, tmp_path) -> None:
     with pytest.raises(RuntimeError, match="report failed"):
         write_model(tmp_path / "model", _result(), SOURCES, extra=_failing_hook)
     assert list(tmp_path.iterdir()) == []
 
 
-def test_failing_hook_leaves_no_sweep(tmp_path) -> None:
+def test_failing_hook_leaves_no_sweep(spark, tmp_path) -> None:
     result = _result()
     sweep = SweepResult([result], passes=2, seconds=result.seconds)
     with pytest.raises(RuntimeError, match="report failed"):
@@ -149,10 +169,17 @@ def test_failing_hook_leaves_no_sweep(tmp_path) -> None:
         sweep,
         SOURCES,
         extra=lambda staging: seen.append(sorted(p.name for p in staging.iterdir())),
+        run_id="sweep-1",
     )
     # The hook sees every standard file of the sweep.
     assert seen == [["error_by_k.png", "k3", "sweep.csv", "sweep.json"]]
     assert (tmp_path / "sweep" / "k3" / "model.json").exists()
+    # Each k's folder loads alone, so it says it is complete too.
+    assert (tmp_path / "sweep" / "k3" / SUCCESS_MARKER).exists()
+    assert (tmp_path / "sweep" / SUCCESS_MARKER).exists()
+    assert json.loads((tmp_path / "sweep" / "sweep.json").read_text())["run_id"] == "sweep-1"
+    k3 = json.loads((tmp_path / "sweep" / "k3" / "model.json").read_text())
+    assert k3["run_id"] == "sweep-1"
 
 
 def _old_model_folder(folder: Path, k: int = 2) -> np.ndarray:
@@ -228,22 +255,13 @@ def _edit_model_json(folder: Path, **changes: object) -> None:
         (lambda f: (f / "metrics.json").write_text("nan nan"), "metrics.json: not valid JSON"),
     ],
 )
-def test_load_model_rejects_broken_folders(tmp_path, damage, message) -> None:
+def test_load_model_rejects_broken_folders(spark, tmp_path, damage, message) -> None:
     folder = tmp_path / "model"
     _old_model_folder(folder)
     damage(folder)
     with pytest.raises(InputError, match=message):
         load_model(folder)
-
-
-def test_published_folder_has_the_usual_permissions(tmp_path) -> None:
-    import os
-    import stat
-
-    umask = os.umask(0o022)
-    try:
-        with atomic_output_dir(tmp_path / "model", overwrite=False) as staging:
-            (staging / "a.txt").write_text("a")
-    finally:
-        os.umask(umask)
-    assert stat.S_IMODE((tmp_path / "model").stat().st_mode) == 0o755
+    # Through Hadoop too, naming the folder as given.
+    with pytest.raises(InputError, match=message) as raised:
+        load_model(f"file://{folder}", spark=spark)
+    assert str(raised.value).startswith(f"file://{folder}")

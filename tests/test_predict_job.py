@@ -51,11 +51,16 @@ def test_predict_scores_the_test_file_as_the_train_job(spark, tmp_path, trained,
     args = ["--model", str(model), "--input", str(test), "--output", str(out), "--csv"]
     assert predict_job.main([*args, "--partitions", "2"]) == EXIT_OK
     assert sorted(p.name for p in out.iterdir()) == [
+        "_SUCCESS",
         "metrics.json",
         "predictions.csv",
         "predictions.parquet",
     ]
+    # Written last (ties allowed: file times are as fine as the kernel's clock tick).
+    marker = (out / "_SUCCESS").stat().st_mtime_ns
+    assert all(p.stat().st_mtime_ns <= marker for p in out.rglob("*"))
     metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["run_id"] == spark.sparkContext.applicationId
     trained_test = json.loads((model / "metrics.json").read_text())["test"]
     assert 0 < metrics["error_rate"] == trained_test["error_rate"]
     for key in ("size", "errors", "unlabelled", "cluster_sizes"):
@@ -95,10 +100,29 @@ def test_unlabelled_input_gives_predictions_and_no_metrics(spark, tmp_path, trai
     out = tmp_path / "out"
     code = predict_job.main(["--model", str(model), "--input", str(data), "--output", str(out)])
     assert code == EXIT_OK
-    assert sorted(p.name for p in out.iterdir()) == ["predictions.parquet"]
+    assert sorted(p.name for p in out.iterdir()) == ["_SUCCESS", "predictions.parquet"]
     rows = spark.read.parquet(str(out / "predictions.parquet")).collect()
     assert len(rows) == 9 and all(r.label is None for r in rows)
     assert "9 digits classified with k=2: no labels to score" in capsys.readouterr().out
+
+
+def test_hadoop_uris_and_a_run_id(spark, tmp_path, trained, capsys) -> None:
+    """file:// URIs for the model, the input and the output, which names the run."""
+    model, test = trained
+    argv = ["--model", f"file://{model}", "--input", f"file://{test}", "--run-id", "r-1"]
+    assert predict_job.main([*argv, "--output", f"file://{tmp_path}/{{run_id}}"]) == EXIT_OK
+    out = tmp_path / "r-1"
+    assert sorted(p.name for p in out.iterdir()) == [
+        "_SUCCESS",
+        "metrics.json",
+        "predictions.parquet",
+    ]
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["run_id"] == "r-1" and metrics["model"] == f"file://{model}"
+    assert metrics["size"] == 21
+    assert f"written to file://{tmp_path}/r-1" in capsys.readouterr().out
+    assert spark.read.parquet(f"file://{out}/predictions.parquet").count() == 21
+    assert _leftovers(tmp_path) == []
 
 
 def test_an_mnist_folder_predicts_its_test_set(spark, tmp_path, trained) -> None:

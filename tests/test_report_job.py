@@ -36,6 +36,23 @@ def test_rebuilds_a_train_folder(spark, inputs, tmp_path, capsys) -> None:
     assert not [p for p in model.iterdir() if p.name.startswith(".")]
 
 
+def test_rebuilds_a_folder_named_by_a_uri(spark, inputs, tmp_path) -> None:
+    model = train_model(inputs, tmp_path / "model")
+    before = (model / REPORT_NAME).read_text()
+    (model / REPORT_NAME).write_text("stale")
+    assert main(["--model", f"file://{model}"]) == EXIT_OK
+    assert (model / REPORT_NAME).read_text() == before  # same inputs, same page
+    assert sorted(p.name for p in model.iterdir()) == [
+        "_SUCCESS",
+        "centroids.npy",
+        "centroids.png",
+        "confusion.csv",
+        "metrics.json",
+        "model.json",
+        "report.html",
+    ]
+
+
 def test_rebuilds_a_sweep_folder_and_every_k(spark, inputs, tmp_path) -> None:
     sweep = sweep_models(inputs, tmp_path / "sweep")
     for page in sweep.rglob(REPORT_NAME):
@@ -49,6 +66,7 @@ def test_rebuilds_a_sweep_folder_and_every_k(spark, inputs, tmp_path) -> None:
         assert [attrs for _, attrs in page.data if "data-ids" in attrs]  # digits were shown
         assert "../report.html" in page.links
         assert frequency_counts(page)  # one table per inferred label
+    assert not [p for p in sweep.rglob("*") if p.name.startswith(".")]  # no temporary pages
 
 
 def test_bad_model_folder_exits_2(spark, tmp_path, capsys) -> None:

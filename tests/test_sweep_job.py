@@ -34,8 +34,9 @@ def sweep(spark, inputs, tmp_path_factory):
     return out
 
 
-def test_sweep_writes_every_k_and_the_summary(sweep) -> None:
+def test_sweep_writes_every_k_and_the_summary(spark, sweep) -> None:
     assert sorted(p.name for p in sweep.iterdir()) == [
+        "_SUCCESS",
         "error_by_k.png",
         "k2",
         "k3",
@@ -44,9 +45,14 @@ def test_sweep_writes_every_k_and_the_summary(sweep) -> None:
         "sweep.csv",
         "sweep.json",
     ]
+    # Written last (ties allowed: file times are as fine as the kernel's clock tick).
+    marker = (sweep / "_SUCCESS").stat().st_mtime_ns
+    assert all(p.stat().st_mtime_ns <= marker for p in sweep.rglob("*"))
     record = json.loads((sweep / "sweep.json").read_text())
     assert [r["k"] for r in record["results"]] == [2, 3, 4]
     assert record["seconds"] > 0 and record["passes"] >= 2
+    # Without --run-id, Spark's application id names the run, in every record.
+    assert record["run_id"] == spark.sparkContext.applicationId
     for result in record["results"]:
         restarts = result["restarts"]
         assert len(restarts) == 3 and restarts[0]["seed"] == 5
@@ -57,6 +63,9 @@ def test_sweep_writes_every_k_and_the_summary(sweep) -> None:
         assert result["spread"]["inertia"]["min"] == result["inertia"]
         metrics = json.loads((sweep / result["model"] / "metrics.json").read_text())
         assert metrics["k"] == result["k"] and metrics["inertia"] == result["inertia"]
+        assert metrics["run_id"] == record["run_id"]
+        # Each k's folder loads alone (predict --model), so it is marked complete too.
+        assert (sweep / result["model"] / "_SUCCESS").exists()
         assert metrics["validation"]["error_rate"] == result["validation_error_rate"]
         centroids = np.load(sweep / result["model"] / "centroids.npy", allow_pickle=False)
         assert centroids.shape == (result["k"], 784)
@@ -86,6 +95,15 @@ def test_each_model_equals_the_train_job_with_its_kept_seed(sweep, inputs, tmp_p
         )
         alone = json.loads((out / "metrics.json").read_text())
         assert alone["iterations"] == result["iterations"]
+
+
+def test_existing_output_is_refused_before_reading(spark, inputs, tmp_path, capsys) -> None:
+    (tmp_path / "out").mkdir()
+    argv = ["--input", str(tmp_path / "missing.jsonl"), "--k", "2-3", "--output"]
+    assert main([*argv, str(tmp_path / "out")]) == EXIT_BAD_INPUT
+    err = capsys.readouterr().err
+    assert "--overwrite" in err and "missing.jsonl" not in err
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]
 
 
 @pytest.mark.parametrize("k", ["", "0-3", "5-2", "a,b", "3-"])

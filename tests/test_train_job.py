@@ -51,6 +51,7 @@ def test_train_writes_the_model_folder(spark, tmp_path, inputs, capsys) -> None:
     )
     assert code == EXIT_OK
     assert sorted(p.name for p in out.iterdir()) == [
+        "_SUCCESS",
         "centroids.npy",
         "centroids.png",
         "confusion.csv",
@@ -58,8 +59,16 @@ def test_train_writes_the_model_folder(spark, tmp_path, inputs, capsys) -> None:
         "model.json",
         "report.html",
     ]
+    # The marker is empty and written last, once everything else is in place (ties
+    # allowed: file times are as fine as the kernel's clock tick).
+    marker = out / "_SUCCESS"
+    assert marker.stat().st_size == 0
+    assert all(p.stat().st_mtime_ns <= marker.stat().st_mtime_ns for p in out.iterdir())
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
     metrics = json.loads((out / "metrics.json").read_text())
     model = json.loads((out / "model.json").read_text())
+    # Without --run-id, Spark's application id names the run.
+    assert metrics["run_id"] == model["run_id"] == spark.sparkContext.applicationId
     centroids = np.load(out / "centroids.npy", allow_pickle=False)
     assert centroids.shape == (3, 784) and centroids.dtype == np.float64
     # Clusters are perfectly separated: every held-out digit is classified right.
@@ -110,6 +119,28 @@ def test_same_seed_same_model_any_partitioning(spark, tmp_path, inputs) -> None:
         assert_array_equal(other, models[0])
 
 
+def test_hadoop_uris_run_id_and_overwrite(spark, tmp_path, inputs, digits) -> None:
+    """file:// URIs for the input, --init-centroids and --output, which names the run."""
+    train, _ = inputs
+    pixels, _ = digits
+    np.save(tmp_path / "init.npy", pixels[[0, 1, 2]].astype(np.float64))
+    argv = ["--input", f"file://{train}", "--init-centroids", f"file://{tmp_path}/init.npy"]
+    argv += ["--k", "3", "--max-iter", "2", "--output", f"file://{tmp_path}/runs/{{run_id}}"]
+    assert main([*argv, "--run-id", "nightly-7"]) == EXIT_OK
+    out = tmp_path / "runs" / "nightly-7"
+    assert (out / "_SUCCESS").exists() and (out / "report.html").exists()
+    model = json.loads((out / "model.json").read_text())
+    assert model["run_id"] == "nightly-7" and model["params"]["init"] == "given"
+    assert json.loads((out / "metrics.json").read_text())["run_id"] == "nightly-7"
+    # The same run again replaces the folder only with --overwrite.
+    (out / "stale.txt").write_text("from an older run")
+    assert main([*argv, "--run-id", "nightly-7"]) == EXIT_BAD_INPUT
+    assert (out / "stale.txt").exists()
+    assert main([*argv, "--run-id", "nightly-7", "--overwrite"]) == EXIT_OK
+    assert not (out / "stale.txt").exists() and (out / "_SUCCESS").exists()
+    assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == ["nightly-7"]
+
+
 def test_init_centroids_and_config_file(spark, tmp_path, inputs, digits) -> None:
     train, _ = inputs
     pixels, _ = digits
@@ -149,6 +180,11 @@ def test_usage_errors_exit_2(spark, tmp_path, inputs, capsys) -> None:
     existing.mkdir()
     assert main(["--input", str(train), "--output", str(existing)]) == EXIT_BAD_INPUT
     assert "--overwrite" in capsys.readouterr().err
+    # Checked before anything is read or trained: a missing input is not even noticed.
+    missing = str(tmp_path / "missing.jsonl")
+    assert main(["--input", missing, "--output", str(existing)]) == EXIT_BAD_INPUT
+    err = capsys.readouterr().err
+    assert "--overwrite" in err and "missing.jsonl" not in err
     assert main(["--input", str(train), "--output", str(tmp_path / "m"), "--k", "0"]) == 2
     assert main(["--output", str(tmp_path / "m")]) == EXIT_BAD_INPUT
     assert "--input is required" in capsys.readouterr().err

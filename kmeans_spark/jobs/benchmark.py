@@ -9,6 +9,13 @@ seconds per iteration at n = 60,000 (MNIST) and, unless --quick, at 250,000 and
 and for MLlib's usual route. Writes DIR/benchmark.json, DIR/benchmark.md and
 DIR/benchmark.png. A system whose estimated time for a measurement exceeds
 --budget-seconds is skipped and says so.
+
+Logs go to stderr, the result to stdout: the markdown table and the load times
+with ``--log-format text`` (the default); with ``--log-format json`` one JSON
+object per log line and the result as ``{"event": "result", "job": "benchmark",
+"run_id": ..., "records", "load_seconds", "output"}``.
+Exit codes: 0 success, 2 bad input or usage, 1 anything else, 130 interrupted,
+143 terminated (see :mod:`kmeans_spark.job_logging`).
 """
 
 from __future__ import annotations
@@ -20,9 +27,19 @@ import sys
 
 from kmeans_spark import benchmark as bench
 from kmeans_spark.benchmark_run import MNIST_SIZE, Plan, run_benchmark
-from kmeans_spark.errors import EXIT_BAD_INPUT, EXIT_OK, KMeansSparkError
+from kmeans_spark.errors import EXIT_BAD_INPUT, EXIT_OK, KMeansSparkError, UsageError
 from kmeans_spark.figures import save_figure, seconds_per_iteration_plot
-from kmeans_spark.model_io import atomic_output_dir
+from kmeans_spark.job_logging import (
+    configure_logging,
+    job_entry_point,
+    print_result,
+    report_error,
+)
+from kmeans_spark.job_options import add_pipeline_options
+from kmeans_spark.runs import output_for_run, run_id_or_application_id
+from kmeans_spark.storage import publish_dir
+
+logger = logging.getLogger("kmeans_spark.jobs.benchmark")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -60,29 +77,30 @@ def build_parser() -> argparse.ArgumentParser:
         help="skip a measurement estimated to take longer",
     )
     parser.add_argument("--overwrite", action="store_true")
+    add_pipeline_options(parser)
     return parser
 
 
+@job_entry_point("benchmark")
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO,
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    configure_logging("INFO", args.log_format, args.run_id)
     sizes = args.sizes or ([MNIST_SIZE] if args.quick else [MNIST_SIZE, 250_000, 1_000_000])
     ks = args.ks or ([16, 100] if args.quick else [16, 100, 400])
     unknown = set(args.systems) - set(bench.SYSTEMS)
     if unknown or args.iterations < 2:
-        print(f"error: unknown systems {sorted(unknown)} or --iterations < 2", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        problem = UsageError(f"unknown systems {sorted(unknown)} or --iterations < 2")
+        return report_error(logger, problem, EXIT_BAD_INPUT)
     from pyspark.sql import SparkSession
 
     spark = SparkSession.builder.appName("kmeans-spark-benchmark").getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")
     partitions = args.partitions or spark.sparkContext.defaultParallelism
     try:
-        with atomic_output_dir(args.output, args.overwrite) as staging:
+        run_id = run_id_or_application_id(spark, args.run_id)
+        # Rebound so that everything below names the folder actually written.
+        args.output = output_for_run(args.output, run_id)
+        with publish_dir(spark, args.output, args.overwrite) as output:
             plan = Plan(
                 input=args.input,
                 sizes=sizes,
@@ -94,19 +112,31 @@ def main(argv: list[str] | None = None) -> int:
                 budget_seconds=args.budget_seconds,
             )
             results = run_benchmark(spark, plan)
-            (staging / "benchmark.json").write_text(json.dumps(results, indent=2) + "\n")
+            results["run_id"] = run_id
+            (output.local / "benchmark.json").write_text(json.dumps(results, indent=2) + "\n")
             records = [bench.Record(**r) for r in results["records"]]
             table = bench.markdown_table(records)
-            (staging / "benchmark.md").write_text(
+            (output.local / "benchmark.md").write_text(
                 f"Seconds per Lloyd iteration ({args.iterations} iterations, "
                 f"{partitions} partitions, {results['machine']['spark_master']})\n\n{table}\n"
                 + "\n".join(f"- {k}: {v}" for k, v in results["load_seconds"].items())
                 + "\n"
             )
-            save_figure(seconds_per_iteration_plot(results["records"]), staging / "benchmark.png")
+            save_figure(
+                seconds_per_iteration_plot(results["records"]), output.local / "benchmark.png"
+            )
     except KMeansSparkError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        return report_error(logger, exc, EXIT_BAD_INPUT)
+    if args.log_format == "json":
+        print_result(
+            {
+                "records": results["records"],
+                "load_seconds": results["load_seconds"],
+                "output": args.output,
+            },
+            job="benchmark",
+        )
+        return EXIT_OK
     print(table)
     print(json.dumps(results["load_seconds"], indent=2))
     return EXIT_OK

@@ -8,8 +8,17 @@ Parquet input, labelled or not, or an MNIST folder, of which the official test
 set (the t10k files) is classified. The output folder gets ``predictions.parquet/``
 (``id``, ``label``, ``prediction``, ``cluster``, ``distance``; one part file, in id
 order), with --csv also ``predictions.csv/`` (the same, with a header), and
-``metrics.json`` (error rate, confusion) when the input has labels.
-Exit codes: 0 success, 2 bad input or usage, 1 anything else.
+``metrics.json`` (run id, error rate, confusion) when the input has labels, and
+``_SUCCESS`` last. Both DIRs and PATH are Hadoop paths (``hdfs://``, ``s3a://``,
+``file://``, or plain paths on the default file system); ``{run_id}`` in the
+output DIR becomes the run id (``--run-id``, else Spark's application id).
+
+Logs go to stderr, the result to stdout: one line with ``--log-format text``
+(the default); with ``--log-format json`` one JSON object per log line and the
+result as ``{"event": "result", "job": "predict", "run_id": ..., "digits", "k",
+"model", "evaluation": {"error_rate", "errors", "size"} or null, "output"}``.
+Exit codes: 0 success, 2 bad input or usage, 1 anything else, 130 interrupted,
+143 terminated (see :mod:`kmeans_spark.job_logging`).
 """
 
 from __future__ import annotations
@@ -22,9 +31,19 @@ import sys
 from kmeans_spark.blocks import to_blocks
 from kmeans_spark.errors import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, KMeansSparkError, UsageError
 from kmeans_spark.evaluation import Evaluation
-from kmeans_spark.model_io import atomic_output_dir, check_output_dir, load_model
+from kmeans_spark.job_logging import (
+    LOG_LEVELS,
+    configure_logging,
+    job_entry_point,
+    print_result,
+    report_error,
+)
+from kmeans_spark.job_options import add_pipeline_options
+from kmeans_spark.model_io import load_model
 from kmeans_spark.predict import evaluate, metrics_record, predict, read_input
 from kmeans_spark.readers import FORMATS
+from kmeans_spark.runs import output_for_run, run_id_or_application_id
+from kmeans_spark.storage import check_output_dir, publish_dir
 
 logger = logging.getLogger("kmeans_spark.jobs.predict")
 
@@ -45,31 +64,32 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--overwrite", action="store_true", help="replace an existing output folder"
     )
-    parser.add_argument(
-        "--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"], default="INFO"
-    )
+    parser.add_argument("--log-level", choices=LOG_LEVELS, default="INFO")
+    add_pipeline_options(parser)
     return parser
 
 
+@job_entry_point("predict")
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse has printed its message; keep our exit codes
         return EXIT_OK if exc.code == 0 else EXIT_BAD_INPUT
-    logging.basicConfig(
-        level=args.log_level,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    configure_logging(args.log_level, args.log_format, args.run_id)
     try:
         if args.partitions is not None and args.partitions < 1:
             raise UsageError(f"--partitions must be >= 1, got {args.partitions}")
-        check_output_dir(args.output, args.overwrite)
-        model = load_model(args.model)
         from pyspark.sql import SparkSession
 
+        # Started before the checks: Hadoop, in Spark's JVM, answers for the output
+        # folder and reads the model, wherever they are.
         spark = SparkSession.builder.appName("kmeans-spark-predict").getOrCreate()
+        run_id = run_id_or_application_id(spark, args.run_id)
+        # Rebound so that everything below names the folder actually written.
+        args.output = output_for_run(args.output, run_id)
+        check_output_dir(spark, args.output, args.overwrite)
+        model = load_model(args.model, spark=spark)
         rows, source = read_input(spark, args.input, fmt=args.format, labels_path=args.labels)
         blocks = to_blocks(rows, args.partitions)
         try:
@@ -81,27 +101,48 @@ def main(argv: list[str] | None = None) -> int:
                 .orderBy("id")
                 .coalesce(1)
             )
-            with atomic_output_dir(args.output, args.overwrite) as staging:
-                # A file URI: the staging folder is on the local disk whatever
-                # Spark's default file system is.
-                table.write.parquet((staging / "predictions.parquet").resolve().as_uri())
+            with publish_dir(spark, args.output, args.overwrite) as output:
+                # Spark's writers write into the staging folder on the target's file
+                # system, from the executors; only metrics.json is made on the driver.
+                table.write.parquet(output.staging_path("predictions.parquet"))
                 if args.csv:
-                    table.write.csv((staging / "predictions.csv").resolve().as_uri(), header=True)
+                    table.write.csv(output.staging_path("predictions.csv"), header=True)
                 if evaluation is not None:
-                    record = metrics_record(evaluation, str(model.path), source, blocks.num_digits)
-                    (staging / "metrics.json").write_text(
+                    record = {
+                        "run_id": run_id,
+                        **metrics_record(evaluation, model.path, source, blocks.num_digits),
+                    }
+                    (output.local / "metrics.json").write_text(
                         json.dumps(record, indent=2, allow_nan=False) + "\n"
                     )
             digits = blocks.num_digits
         finally:
             blocks.unpersist()
     except KMeansSparkError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        return report_error(logger, exc, EXIT_BAD_INPUT)
     except Exception:
-        logger.exception("prediction failed")
+        logger.exception("prediction failed", extra={"event": "failed", "exit_code": EXIT_FAILURE})
         return EXIT_FAILURE
-    print(summary(digits, model.k, evaluation, args.output))
+    if args.log_format == "json":
+        scored = None
+        if evaluation is not None:
+            scored = {
+                "error_rate": evaluation.error_rate,
+                "errors": evaluation.errors,
+                "size": evaluation.size,
+            }
+        print_result(
+            {
+                "digits": digits,
+                "k": model.k,
+                "model": str(model.path),
+                "evaluation": scored,
+                "output": args.output,
+            },
+            job="predict",
+        )
+    else:
+        print(summary(digits, model.k, evaluation, args.output))
     return EXIT_OK
 
 

@@ -6,7 +6,19 @@ All models are initialised together and trained as one batch: every pass
 serves every model still training, and a model leaves once it converges. DIR
 receives sweep.json, sweep.csv, error_by_k.png and the kept model of every k
 (k5/, k6/, ...), each as the train job writes it. Options may also come from
-``--config``. Exit codes: 0 success, 2 bad input or usage, 1 anything else.
+``--config`` (a local file, or one shipped with ``spark-submit --files``). PATH
+and DIR are Hadoop paths (``hdfs://``, ``s3a://``, ``file://``, or plain paths on
+the default file system); ``{run_id}`` in DIR becomes the run id (``--run-id``,
+else Spark's application id), which sweep.json records. DIR appears whole, with
+``_SUCCESS`` (and one in every k's folder), or not at all.
+
+Logs go to stderr, the result to stdout: with ``--log-format text`` (the
+default) a table of the k, with ``--log-format json`` one JSON object per log
+line and the result as one JSON object, ``{"event": "result", "job": "sweep",
+"run_id": ..., "models": [{"k", "validation_error_rate", "test_error_rate",
+"iterations", "inertia"}, ...], "restarts", "passes", "seconds", "output"}``.
+Exit codes: 0 success, 2 bad input or usage, 1 anything else, 130 interrupted,
+143 terminated (see :mod:`kmeans_spark.job_logging`).
 """
 
 from __future__ import annotations
@@ -15,9 +27,15 @@ import argparse
 import logging
 import sys
 
-from kmeans_spark.config import resolve_options
+from kmeans_spark.config import locate_config, resolve_options
 from kmeans_spark.errors import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, KMeansSparkError, UsageError
 from kmeans_spark.experiment import experiment_data, parse_k_list, train_sweep
+from kmeans_spark.job_logging import (
+    configure_logging,
+    job_entry_point,
+    print_result,
+    report_error,
+)
 from kmeans_spark.job_options import (
     TRAINING_DEFAULTS,
     add_input_options,
@@ -25,11 +43,14 @@ from kmeans_spark.job_options import (
     read_input,
     training_params,
 )
-from kmeans_spark.model_io import check_output_dir
 from kmeans_spark.report import write_sweep_report
+from kmeans_spark.runs import output_for_run, run_id_or_application_id
+from kmeans_spark.storage import check_output_dir
 from kmeans_spark.sweep_io import write_sweep
 
 logger = logging.getLogger("kmeans_spark.jobs.sweep")
+
+APP_NAME = "kmeans-spark-sweep"
 
 DEFAULTS = {**TRAINING_DEFAULTS, "k": "5-24,100"}
 
@@ -46,34 +67,38 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@job_entry_point("sweep")
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    # The command line's logging first, so that errors in --config are reported as asked.
+    configure_logging(args.log_level or "INFO", args.log_format or "text", args.run_id)
     try:
-        options = resolve_options(parser, args, DEFAULTS, args.config)
-        logging.basicConfig(
-            level=options["log_level"],
-            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-            stream=sys.stderr,
-        )
+        options = resolve_options(parser, args, DEFAULTS, locate_config(args.config, APP_NAME))
+        configure_logging(options["log_level"], options["log_format"], options["run_id"])
         for required in ("input", "output"):
             if not options[required]:
                 raise UsageError(f"--{required} is required (on the command line or in --config)")
-        check_output_dir(options["output"], options["overwrite"])
         ks = parse_k_list(str(options["k"]))
         params = training_params(options, ks[0])
         from pyspark.sql import SparkSession
 
-        spark = SparkSession.builder.appName("kmeans-spark-sweep").getOrCreate()
+        spark = SparkSession.builder.appName(APP_NAME).getOrCreate()
+        # Before reading anything: Hadoop answers for the output folder, wherever it is.
+        run_id = run_id_or_application_id(spark, options["run_id"])
+        output_path = output_for_run(options["output"], run_id)
+        check_output_dir(spark, output_path, options["overwrite"])
         dataset, sources = read_input(spark, options)
         with experiment_data(dataset.train, dataset.test, params) as data:
             result = train_sweep(data, params, ks)
             held_out, held_out_name = data.held_out
             output = write_sweep(
-                options["output"],
+                output_path,
                 result,
                 sources,
                 options["overwrite"],
+                spark=spark,
+                run_id=run_id,
                 extra=lambda staging: write_sweep_report(
                     staging,
                     held_out,
@@ -82,11 +107,31 @@ def main(argv: list[str] | None = None) -> int:
                 ),
             )
     except KMeansSparkError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        return report_error(logger, exc, EXIT_BAD_INPUT)
     except Exception:
-        logger.exception("sweep failed")
+        logger.exception("sweep failed", extra={"event": "failed", "exit_code": EXIT_FAILURE})
         return EXIT_FAILURE
+    if options["log_format"] == "json":
+        print_result(
+            {
+                "models": [
+                    {
+                        "k": experiment.params.k,
+                        "validation_error_rate": getattr(experiment.validation, "error_rate", None),
+                        "test_error_rate": getattr(experiment.test, "error_rate", None),
+                        "iterations": experiment.model.iterations,
+                        "inertia": experiment.model.inertia,
+                    }
+                    for experiment in result.experiments
+                ],
+                "restarts": params.n_init,
+                "passes": result.passes,
+                "seconds": result.seconds["total"],
+                "output": str(output),
+            },
+            job="sweep",
+        )
+        return EXIT_OK
     print(f"{'k':>4} {'validation':>10} {'test':>8} {'iterations':>10} {'inertia':>12}")
     for experiment in result.experiments:
         print(

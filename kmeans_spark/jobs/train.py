@@ -4,8 +4,21 @@
 
 PATH is a folder holding the four MNIST files (train + the official test set),
 an IDX images file, a JSON-lines file (``{"label": L, "data": "<base64>"}``),
-CSV or Parquet. Options may also come from ``--config conf/train.toml``.
-Exit codes: 0 success, 2 bad input or usage, 1 anything else.
+CSV or Parquet. Options may also come from ``--config conf/train.toml`` (a
+local file, or one shipped with ``spark-submit --files``). PATH, DIR and
+FILE.npy are Hadoop paths (``hdfs://``, ``s3a://``, ``file://``, or plain paths on
+the default file system); ``{run_id}`` in DIR becomes the run id (``--run-id``,
+else Spark's application id), which model.json and metrics.json record. DIR
+appears whole, with ``_SUCCESS``, or not at all.
+
+Logs go to stderr, the result to stdout: with ``--log-format text`` (the
+default) a few human-readable lines, with ``--log-format json`` one JSON object
+per log line and the result as one JSON object, ``{"event": "result", "job":
+"train", "run_id": ..., "k", "iterations", "converged", "inertia",
+"restart_inertias", "kept_seed", "validation", "test", "output"}`` (validation and
+test: ``{"error_rate", "errors", "size"}`` or null).
+Exit codes: 0 success, 2 bad input or usage, 1 anything else, 130 interrupted,
+143 terminated (see :mod:`kmeans_spark.job_logging`).
 """
 
 from __future__ import annotations
@@ -14,9 +27,16 @@ import argparse
 import logging
 import sys
 
-from kmeans_spark.config import resolve_options
+from kmeans_spark.config import locate_config, resolve_options
 from kmeans_spark.errors import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, KMeansSparkError, UsageError
+from kmeans_spark.evaluation import Evaluation
 from kmeans_spark.experiment import ExperimentResult, experiment_data, train_sweep
+from kmeans_spark.job_logging import (
+    configure_logging,
+    job_entry_point,
+    print_result,
+    report_error,
+)
 from kmeans_spark.job_options import (
     TRAINING_DEFAULTS,
     add_input_options,
@@ -24,10 +44,14 @@ from kmeans_spark.job_options import (
     read_input,
     training_params,
 )
-from kmeans_spark.model_io import check_output_dir, load_centroids, write_model
+from kmeans_spark.model_io import load_centroids, write_model
 from kmeans_spark.report import write_model_report
+from kmeans_spark.runs import output_for_run, run_id_or_application_id
+from kmeans_spark.storage import check_output_dir
 
 logger = logging.getLogger("kmeans_spark.jobs.train")
+
+APP_NAME = "kmeans-spark-train"
 
 DEFAULTS = {**TRAINING_DEFAULTS, "k": 16}
 
@@ -47,38 +71,43 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@job_entry_point("train")
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    # The command line's logging first, so that errors in --config are reported as asked.
+    configure_logging(args.log_level or "INFO", args.log_format or "text", args.run_id)
     try:
-        options = resolve_options(parser, args, DEFAULTS, args.config)
-        logging.basicConfig(
-            level=options["log_level"],
-            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-            stream=sys.stderr,
-        )
+        options = resolve_options(parser, args, DEFAULTS, locate_config(args.config, APP_NAME))
+        configure_logging(options["log_level"], options["log_format"], options["run_id"])
         for required in ("input", "output"):
             if not options[required]:
                 raise UsageError(f"--{required} is required (on the command line or in --config)")
-        check_output_dir(options["output"], options["overwrite"])
+        from pyspark.sql import SparkSession
+
+        # Started before the checks: Hadoop, in Spark's JVM, answers for the output
+        # folder and reads --init-centroids, wherever they are.
+        spark = SparkSession.builder.appName(APP_NAME).getOrCreate()
+        run_id = run_id_or_application_id(spark, options["run_id"])
+        output_path = output_for_run(options["output"], run_id)
+        check_output_dir(spark, output_path, options["overwrite"])
         init = (
-            load_centroids(options["init_centroids"], options["k"])
+            load_centroids(options["init_centroids"], options["k"], spark=spark)
             if options["init_centroids"]
             else None
         )
         params = training_params(options, options["k"], init)
-        from pyspark.sql import SparkSession
-
-        spark = SparkSession.builder.appName("kmeans-spark-train").getOrCreate()
         dataset, sources = read_input(spark, options)
         with experiment_data(dataset.train, dataset.test, params) as data:
             (result,) = train_sweep(data, params, [params.k]).experiments
             held_out, held_out_name = data.held_out
             output = write_model(
-                options["output"],
+                output_path,
                 result,
                 sources,
                 options["overwrite"],
+                spark=spark,
+                run_id=run_id,
                 extra=lambda staging: write_model_report(
                     staging,
                     held_out,
@@ -87,12 +116,27 @@ def main(argv: list[str] | None = None) -> int:
                 ),
             )
     except KMeansSparkError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        return report_error(logger, exc, EXIT_BAD_INPUT)
     except Exception:
-        logger.exception("training failed")
+        logger.exception("training failed", extra={"event": "failed", "exit_code": EXIT_FAILURE})
         return EXIT_FAILURE
     model = result.model
+    if options["log_format"] == "json":
+        print_result(
+            {
+                "k": params.k,
+                "iterations": model.iterations,
+                "converged": model.converged,
+                "inertia": model.inertia,
+                "restart_inertias": [r.inertia for r in result.restarts],
+                "kept_seed": params_seed(result),
+                "validation": _evaluation_fields(result.validation),
+                "test": _evaluation_fields(result.test),
+                "output": str(output),
+            },
+            job="train",
+        )
+        return EXIT_OK
     print(
         f"k={params.k}: {model.iterations} iterations, "
         f"{'converged' if model.converged else 'not converged'}, inertia {model.inertia:.6g}"
@@ -111,6 +155,17 @@ def main(argv: list[str] | None = None) -> int:
             )
     print(f"model written to {output}")
     return EXIT_OK
+
+
+def _evaluation_fields(evaluation: Evaluation | None) -> dict[str, float | int] | None:
+    """An error rate and its counts for the JSON result."""
+    if evaluation is None:
+        return None
+    return {
+        "error_rate": evaluation.error_rate,
+        "errors": evaluation.errors,
+        "size": evaluation.size,
+    }
 
 
 def params_seed(result: ExperimentResult) -> int:
