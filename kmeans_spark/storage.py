@@ -52,6 +52,7 @@ from py4j.protocol import Py4JError
 from pyspark.sql import SparkSession
 
 from kmeans_spark.errors import InputError, UsageError
+from kmeans_spark.readers.paths import java_reason
 
 logger = logging.getLogger(__name__)
 
@@ -89,14 +90,6 @@ def active_session(spark: SparkSession | None) -> SparkSession:
     return session
 
 
-def _java_reason(exc: Py4JError) -> str:
-    """The first line of a Java exception's message, for a one-line error."""
-    java = getattr(exc, "java_exception", None)
-    text = str(java.toString()) if java is not None else str(exc)
-    lines = text.strip().splitlines()
-    return lines[0] if lines else type(exc).__name__
-
-
 def _jvm(spark: SparkSession) -> Any:
     return spark._jvm
 
@@ -122,7 +115,7 @@ def _resolve(
         fs = hadoop.getFileSystem(_hadoop_conf(spark))
         return fs, fs.makeQualified(hadoop)
     except Py4JError as exc:
-        raise error(f"{path}: cannot access ({_java_reason(exc)})") from None
+        raise error(f"{path}: cannot access ({java_reason(exc)})") from None
 
 
 def _for_writing(spark: SparkSession, fs: Any) -> Any:
@@ -154,7 +147,7 @@ def check_output_dir(spark: SparkSession, path: str | os.PathLike[str], overwrit
         exists = bool(fs.exists(target))
         is_dir = exists and bool(fs.getFileStatus(target).isDirectory())
     except Py4JError as exc:
-        raise UsageError(f"output {location}: cannot access ({_java_reason(exc)})") from None
+        raise UsageError(f"output {location}: cannot access ({java_reason(exc)})") from None
     if exists and not overwrite:
         raise UsageError(f"output folder {location} exists: pass --overwrite to replace it")
     if exists and not is_dir:
@@ -206,7 +199,7 @@ def _delete_quietly(fs: Any, path: Any) -> None:
     try:
         fs.delete(path, True)
     except Py4JError as exc:
-        logger.warning("could not delete %s: %s", path.toString(), _java_reason(exc))
+        logger.warning("could not delete %s: %s", path.toString(), java_reason(exc))
 
 
 def _touch(fs: Any, path: Any) -> None:
@@ -355,7 +348,7 @@ def fetch_file(spark: SparkSession, path: str, local_file: Path) -> bool:
         destination = _jvm(spark).org.apache.hadoop.fs.Path(_local_uri(local_file))
         fs.copyToLocalFile(False, source, destination, True)
     except Py4JError as exc:
-        raise InputError(f"{path}: cannot read ({_java_reason(exc)})") from None
+        raise InputError(f"{path}: cannot read ({java_reason(exc)})") from None
     return True
 
 

@@ -22,8 +22,8 @@ from pyspark.sql import SparkSession
 from kmeans_spark.errors import InputError
 
 
-def _java_reason(exc: Py4JError) -> str:
-    """The first line of a Java exception's message, for a one-line InputError."""
+def java_reason(exc: Py4JError) -> str:
+    """The first line of a Java exception's message, for a one-line error."""
     java = getattr(exc, "java_exception", None)
     text = str(java.toString()) if java is not None else str(exc)
     lines = text.strip().splitlines()
@@ -45,7 +45,7 @@ def _hadoop(spark: SparkSession, path: str) -> tuple[Any, Any]:
         hadoop_path = spark._jvm.org.apache.hadoop.fs.Path(path)  # type: ignore[union-attr]
         fs = hadoop_path.getFileSystem(spark._jsc.hadoopConfiguration())
     except Py4JError as exc:
-        raise InputError(f"{path}: cannot access ({_java_reason(exc)})") from None
+        raise InputError(f"{path}: cannot access ({java_reason(exc)})") from None
     return fs, hadoop_path
 
 
@@ -57,7 +57,7 @@ def _status(spark: SparkSession, path: str) -> Any:
             raise InputError(f"{path}: no such file or directory")
         return fs.getFileStatus(hadoop_path)
     except Py4JError as exc:
-        raise InputError(f"{path}: cannot access ({_java_reason(exc)})") from None
+        raise InputError(f"{path}: cannot access ({java_reason(exc)})") from None
 
 
 def exists(spark: SparkSession, path: str) -> bool:
@@ -66,7 +66,7 @@ def exists(spark: SparkSession, path: str) -> bool:
     try:
         return bool(fs.exists(hadoop_path))
     except Py4JError as exc:
-        raise InputError(f"{path}: cannot access ({_java_reason(exc)})") from None
+        raise InputError(f"{path}: cannot access ({java_reason(exc)})") from None
 
 
 def is_dir(spark: SparkSession, path: str) -> bool:
@@ -89,7 +89,7 @@ def list_dir(spark: SparkSession, path: str) -> list[str]:
     try:
         statuses = fs.listStatus(hadoop_path)
     except Py4JError as exc:
-        raise InputError(f"{path}: cannot list directory ({_java_reason(exc)})") from None
+        raise InputError(f"{path}: cannot list directory ({java_reason(exc)})") from None
     return sorted(str(status.getPath().getName()) for status in statuses)
 
 
@@ -105,7 +105,7 @@ def require_readable(spark: SparkSession, path: str) -> None:
     try:
         fs.access(hadoop_path, read)
     except Py4JError as exc:
-        raise InputError(f"{path}: not readable ({_java_reason(exc)})") from None
+        raise InputError(f"{path}: not readable ({java_reason(exc)})") from None
 
 
 def join(directory: str, name: str) -> str:
