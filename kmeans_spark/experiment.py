@@ -7,13 +7,14 @@ Data in (RDDs of reader rows), numbers out; writing is :mod:`kmeans_spark.model_
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
-from typing import Any
+from dataclasses import dataclass, field, fields, replace
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -24,9 +25,18 @@ from kmeans_spark.errors import UsageError
 from kmeans_spark.evaluation import Evaluation, evaluate_many, majority_labels
 from kmeans_spark.hashing import restart_seeds
 from kmeans_spark.init import INIT_METHODS, INIT_RANDOM, InitSpec, initial_centroids
-from kmeans_spark.lloyd import EMPTY_FARTHEST, IterationStats, LloydResult, fit_lloyd_batch
+from kmeans_spark.lloyd import (
+    EMPTY_FARTHEST,
+    BatchState,
+    IterationStats,
+    LloydResult,
+    fit_lloyd_batch,
+)
 from kmeans_spark.schema import N_PIXELS
 from kmeans_spark.split import SPLIT_HEAD, split_train_validation
+
+if TYPE_CHECKING:
+    from kmeans_spark.checkpoint import Checkpoint
 
 logger = logging.getLogger(__name__)
 
@@ -354,6 +364,8 @@ def train_sweep(
     params: TrainParams,
     ks: Sequence[int],
     on_iteration: Callable[[int, IterationStats], None] | None = None,
+    checkpoint: Checkpoint | None = None,
+    resume: bool = False,
 ) -> SweepResult:
     """Train, label and evaluate models for every k in ``ks``, all in the same passes.
 
@@ -373,6 +385,12 @@ def train_sweep(
     on_iteration : callable, optional
         Receives each model's index (k-major, then restart) and every iteration's
         statistics.
+    checkpoint : Checkpoint, optional
+        Record the models after every pass here.
+    resume : bool
+        Go on from ``checkpoint``'s state, skipping the initialisation, when it
+        holds one (of this training: else UsageError); the models come out bit
+        for bit as without the interruption.
 
     Returns
     -------
@@ -384,7 +402,17 @@ def train_sweep(
     train, validation, test = data.train, data.validation, data.test
     loaded = time.perf_counter()
     specs = [InitSpec(k, seed) for k in ks for seed in seeds]
-    if params.init_centroids is not None:
+    identity = checkpoint_identity(data, params, ks)
+    resumed: BatchState | None = None
+    if checkpoint is not None and resume:
+        resumed = checkpoint.load(identity)
+        if resumed is None:
+            logger.warning("no checkpoint at %s: training from the start", checkpoint.location)
+    initial: list[npt.NDArray[np.float64]]
+    if resumed is not None:
+        # The checkpoint's centroids stand in for the initial ones, which only set the shapes.
+        initial = [model.current for model in resumed.models]
+    elif params.init_centroids is not None:
         initial = [params.init_centroids]
     else:
         initial = [
@@ -398,6 +426,7 @@ def train_sweep(
                 steps=params.init_steps,
             )
         ]
+        _require_k_centroids(specs, initial)
     initialised = time.perf_counter()
     logger.info(
         "initialised %d models (%s) in %.2f s",
@@ -419,6 +448,8 @@ def train_sweep(
         empty_cluster=params.empty_cluster,
         on_iteration=on_iteration,
         names=[f"k={spec.k} restart {i % len(seeds)}" for i, spec in enumerate(specs)],
+        on_pass=None if checkpoint is None else (lambda state: checkpoint.save(state, identity)),
+        resume=resumed,
     )
     trained = time.perf_counter()
     labels = [majority_labels(model.label_counts) for model in models]
@@ -464,6 +495,49 @@ def train_sweep(
         )
     passes = max(m.iterations for m in models) if models else 0
     return SweepResult(experiments, passes, seconds)
+
+
+def _require_k_centroids(
+    specs: Sequence[InitSpec], initial: Sequence[npt.NDArray[np.float64]]
+) -> None:
+    """Refuse, before training, a k that the training digits cannot fill.
+
+    k-means++ and k-means|| return fewer centroids (with a warning) when the data
+    holds fewer than k distinct digits; the jobs treat that as ``random`` does,
+    as a clear error, rather than train and label a model of another k.
+    """
+    for spec, centroids in zip(specs, initial, strict=True):
+        if centroids.shape[0] < spec.k:
+            raise UsageError(
+                f"k={spec.k} but the training data holds only {centroids.shape[0]} "
+                "distinct digits: choose a smaller k"
+            )
+
+
+def checkpoint_identity(
+    data: ExperimentData, params: TrainParams, ks: Sequence[int]
+) -> dict[str, Any]:
+    """What a checkpoint of :func:`train_sweep` must match to be resumed: parameters and data."""
+    fixed = {
+        f.name: getattr(params, f.name)
+        for f in fields(params)
+        if f.name not in ("k", "init_centroids")
+    }
+    given = params.init_centroids
+    given_digest = (
+        None
+        if given is None
+        else hashlib.sha256(np.ascontiguousarray(given, dtype=np.float64).tobytes()).hexdigest()
+    )
+    return {
+        **fixed,
+        "ks": [int(k) for k in ks],
+        "init_centroids": given_digest,
+        "fingerprint": data.summary.fingerprint,
+        "test_fingerprint": data.summary.test_fingerprint,
+        "train_size": data.summary.train_size,
+        "validation_size": data.summary.validation_size,
+    }
 
 
 def run_sweep(

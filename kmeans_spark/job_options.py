@@ -165,6 +165,18 @@ def add_training_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--partitions", type=int, help="number of data partitions")
 
 
+def add_resume_option(parser: argparse.ArgumentParser) -> None:
+    """``--resume``: go on from the checkpoint an interrupted run left (train and sweep)."""
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        default=None,
+        help="go on from the checkpoint of an interrupted run with the same options and "
+        "output (the hidden folder .NAME.checkpoint beside DIR); without it a checkpoint "
+        "is overwritten",
+    )
+
+
 def training_params(
     options: dict[str, Any], k: int, init_centroids: npt.NDArray[np.float64] | None = None
 ) -> TrainParams:

@@ -115,6 +115,54 @@ class LloydResult:
     history: list[IterationStats] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class ModelState:
+    """One model of a batch between two passes: enough to go on from there.
+
+    Attributes
+    ----------
+    current : ndarray of float64, shape (k, 784)
+        The centroids the model's next pass would assign to.
+    primed_with : ndarray of float64, shape (k, 784), or None
+        The centroids the model was assigned to in the batch's last pass; None
+        when it was not in that pass.
+    history : tuple of IterationStats
+    converged : bool
+    training : bool
+    totals : ClusterTotals or None
+        The totals of the model's last pass, kept only when that pass was not
+        the batch's last (a pass with ``primed_with`` recomputes them).
+    """
+
+    current: npt.NDArray[np.float64]
+    primed_with: npt.NDArray[np.float64] | None
+    history: tuple[IterationStats, ...]
+    converged: bool
+    training: bool
+    totals: ClusterTotals | None
+
+
+@dataclass(frozen=True)
+class BatchState:
+    """A batch of models after a pass, as :func:`fit_lloyd_batch` reports and resumes it.
+
+    A pure function of the initial centroids and the data: every pass's input
+    is, since assignments are exact and sums integers. Resuming replays the last
+    pass (``primed_with``) to rebuild what the executors kept, so the moved
+    counts, and with them the stop rule, come out as without the interruption.
+
+    Attributes
+    ----------
+    passes : int
+        Passes done.
+    models : tuple of ModelState
+        One per model, in order.
+    """
+
+    passes: int
+    models: tuple[ModelState, ...]
+
+
 def _add_partials(
     left: npt.NDArray[np.int64], right: npt.NDArray[np.int64]
 ) -> npt.NDArray[np.int64]:
@@ -383,6 +431,26 @@ class _ModelRun:
     def k(self) -> int:
         return int(self.current.shape[0])
 
+    def state(self, in_last_pass: bool) -> ModelState:
+        """This model after the batch's last pass (``in_last_pass``: it was in it)."""
+        return ModelState(
+            current=self.current,
+            primed_with=self.assigned_with if in_last_pass else None,
+            history=tuple(self.history),
+            converged=self.converged,
+            training=self.training,
+            totals=None if in_last_pass else self.totals,
+        )
+
+    def restore(self, state: ModelState) -> None:
+        """Take the driver's side of ``state`` (the priming pass restores the rest)."""
+        self.current = np.array(state.current, dtype=np.float64)
+        self.history = list(state.history)
+        self.converged = state.converged
+        self.training = state.training
+        self.totals = state.totals
+        self.assigned_with = None if state.totals is None else self.current
+
     @property
     def needs_final_pass(self) -> bool:
         """Stopped, but its counts and inertia refer to older centroids than its model's."""
@@ -450,6 +518,8 @@ def fit_lloyd_batch(
     on_iteration: Callable[[int, IterationStats], None] | None = None,
     resident: bool = True,
     names: Sequence[str] | None = None,
+    on_pass: Callable[[BatchState], None] | None = None,
+    resume: BatchState | None = None,
 ) -> list[LloydResult]:
     """Train several k-means models with Lloyd's algorithm in shared passes.
 
@@ -480,6 +550,13 @@ def fit_lloyd_batch(
         Read the blocks from executor-local copies (see :class:`LloydRunner`).
     names : sequence of str, optional
         How log lines name each model (default ``model <index>``).
+    on_pass : callable, optional
+        Called with the :class:`BatchState` after every pass, e.g. to checkpoint it.
+    resume : BatchState, optional
+        Go on from this state, which ``on_pass`` reported for the same data,
+        initial centroids and parameters, instead of from the start (the
+        centroids of ``initial_centroids`` are then only checked for shape).
+        The result is bit for bit the uninterrupted one's, timings aside.
 
     Returns
     -------
@@ -494,12 +571,19 @@ def fit_lloyd_batch(
         runs.append(_ModelRun(index, current, name))
     if not runs:
         return []
+    if resume is not None:
+        _check_resume(resume, runs)
+        for run, state in zip(runs, resume.models, strict=True):
+            run.restore(state)
     alone = len(runs) == 1
     if alone and names is None:
         runs[0].name = ""
     runner = LloydRunner(blocks, resident=resident)
     iteration = 0
     try:
+        if resume is not None:
+            iteration = resume.passes
+            _prime(runner, runs, resume)
         while True:
             members = [r for r in runs if r.training or r.needs_final_pass]
             if not members:
@@ -531,6 +615,9 @@ def fit_lloyd_batch(
                     on_iteration,
                     alone,
                 )
+            if on_pass is not None:
+                in_pass = {r.index for r in members}
+                on_pass(BatchState(iteration, tuple(r.state(r.index in in_pass) for r in runs)))
             if not alone:
                 still_training = sum(r.training for r in runs)
                 pass_total_seconds = time.perf_counter() - started
@@ -551,6 +638,54 @@ def fit_lloyd_batch(
     finally:
         runner.close()
     return [run.result() for run in runs]
+
+
+def _check_resume(resume: BatchState, runs: Sequence[_ModelRun]) -> None:
+    """Refuse a state that cannot belong to these models."""
+    if len(resume.models) != len(runs):
+        raise UsageError(
+            f"cannot resume: the state holds {len(resume.models)} models, the batch has {len(runs)}"
+        )
+    for run, state in zip(runs, resume.models, strict=True):
+        if state.current.shape != run.current.shape:
+            raise UsageError(
+                f"cannot resume: {run.name or 'the model: '}centroids of shape "
+                f"{state.current.shape} in the state, {run.current.shape} expected"
+            )
+        if state.primed_with is None and state.totals is None:
+            raise UsageError(f"cannot resume: {run.name or 'the model: '}has no last pass")
+
+
+def _prime(runner: LloydRunner, runs: Sequence[_ModelRun], resume: BatchState) -> None:
+    """Replay the state's last pass, so that the executors keep what they kept then.
+
+    Its sums are those the interrupted run had (exact), so its totals are kept
+    too; the next pass then counts moved points as the uninterrupted run does.
+    """
+    primed = {
+        run.index: np.array(state.primed_with, dtype=np.float64)
+        for run, state in zip(runs, resume.models, strict=True)
+        if state.primed_with is not None
+    }
+    if not primed:
+        return
+    started = time.perf_counter()
+    totals = runner.run_pass(primed)
+    for index, centroids in primed.items():
+        runs[index].assigned_with = centroids
+        runs[index].totals = totals[index]
+    logger.info(
+        "resumed after pass %d: replayed it for %d models in %.3f s",
+        resume.passes,
+        len(primed),
+        time.perf_counter() - started,
+        extra={
+            "event": "resumed",
+            "pass": resume.passes,
+            "models": len(primed),
+            "seconds": time.perf_counter() - started,
+        },
+    )
 
 
 def _step(

@@ -121,3 +121,42 @@ def test_restarts_beyond_one_with_given_centroids_are_refused(spark, inputs, tmp
     argv = ["--input", str(train), "--k", "2", "--init-centroids", str(tmp_path / "c.npy")]
     argv += ["--n-init", "2", "--output", str(tmp_path / "out")]
     assert train_main(argv) == EXIT_BAD_INPUT
+
+
+def test_an_interrupted_sweep_resumes_to_the_same_models(
+    spark, inputs, sweep, tmp_path, monkeypatch, caplog
+) -> None:
+    from kmeans_spark.checkpoint import Checkpoint
+
+    train, test = inputs
+    out = tmp_path / "out"
+    argv = ["--input", str(train), "--test", str(test), "--k", "4,2-3", "--n-init", "3"]
+    argv += ["--seed", "5", "--output", str(out), "--partitions", "3"]
+    save = Checkpoint.save
+    saved: list[int] = []
+
+    def save_then_die(self, state, identity) -> None:
+        # The driver dies right after the second pass's checkpoint is written.
+        save(self, state, identity)
+        saved.append(state.passes)
+        if len(saved) == 2:
+            raise RuntimeError("driver lost")
+
+    monkeypatch.setattr(Checkpoint, "save", save_then_die)
+    assert main(argv) == 1
+    assert not out.exists()
+    assert (tmp_path / ".out.checkpoint").is_dir()
+    monkeypatch.setattr(Checkpoint, "save", save)
+
+    assert main([*argv, "--resume"]) == EXIT_OK
+    assert "resumed after pass 2" in caplog.text
+    assert not (tmp_path / ".out.checkpoint").exists()
+    for k in (2, 3, 4):
+        resumed, uninterrupted = out / f"k{k}", sweep / f"k{k}"
+        assert (resumed / "centroids.npy").read_bytes() == (
+            uninterrupted / "centroids.npy"
+        ).read_bytes()
+        kept = ("iterations", "converged", "inertia", "cluster_sizes", "restarts")
+        resumed_metrics = json.loads((resumed / "metrics.json").read_text())
+        expected = json.loads((uninterrupted / "metrics.json").read_text())
+        assert {key: resumed_metrics[key] for key in kept} == {key: expected[key] for key in kept}

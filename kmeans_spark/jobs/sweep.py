@@ -10,7 +10,9 @@ receives sweep.json, sweep.csv, error_by_k.png and the kept model of every k
 and DIR are Hadoop paths (``hdfs://``, ``s3a://``, ``file://``, or plain paths on
 the default file system); ``{run_id}`` in DIR becomes the run id (``--run-id``,
 else Spark's application id), which sweep.json records. DIR appears whole, with
-``_SUCCESS`` (and one in every k's folder), or not at all.
+``_SUCCESS`` (and one in every k's folder), or not at all. After every pass the
+driver checkpoints the batch beside DIR; ``--resume`` goes on from there after an
+interruption, to the same models.
 
 Logs go to stderr, the result to stdout: with ``--log-format text`` (the
 default) a table of the k, with ``--log-format json`` one JSON object per log
@@ -27,6 +29,7 @@ import argparse
 import logging
 import sys
 
+from kmeans_spark.checkpoint import Checkpoint, checkpoint_dir_for
 from kmeans_spark.config import locate_config, resolve_options
 from kmeans_spark.errors import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, KMeansSparkError, UsageError
 from kmeans_spark.experiment import experiment_data, parse_k_list, train_sweep
@@ -39,6 +42,7 @@ from kmeans_spark.job_logging import (
 from kmeans_spark.job_options import (
     TRAINING_DEFAULTS,
     add_input_options,
+    add_resume_option,
     add_training_options,
     read_input,
     training_params,
@@ -52,7 +56,7 @@ logger = logging.getLogger("kmeans_spark.jobs.sweep")
 
 APP_NAME = "kmeans-spark-sweep"
 
-DEFAULTS = {**TRAINING_DEFAULTS, "k": "5-24,100"}
+DEFAULTS = {**TRAINING_DEFAULTS, "k": "5-24,100", "resume": False}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -64,6 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--k", help="numbers of clusters: ranges and values, e.g. 5-24,100 (the default)"
     )
     add_training_options(parser)
+    add_resume_option(parser)
     return parser
 
 
@@ -87,10 +92,12 @@ def main(argv: list[str] | None = None) -> int:
         # Before reading anything: Hadoop answers for the output folder, wherever it is.
         run_id = run_id_or_application_id(spark, options["run_id"])
         output_path = output_for_run(options["output"], run_id)
-        check_output_dir(spark, output_path, options["overwrite"])
+        target = check_output_dir(spark, output_path, options["overwrite"])
+        # Beside the output, which appears only when published; removed after that.
+        checkpoint = Checkpoint(spark, checkpoint_dir_for(target))
         dataset, sources = read_input(spark, options)
         with experiment_data(dataset.train, dataset.test, params) as data:
-            result = train_sweep(data, params, ks)
+            result = train_sweep(data, params, ks, checkpoint=checkpoint, resume=options["resume"])
             held_out, held_out_name = data.held_out
             output = write_sweep(
                 output_path,
@@ -106,6 +113,7 @@ def main(argv: list[str] | None = None) -> int:
                     gallery_label=options["gallery_label"],
                 ),
             )
+        checkpoint.remove()
     except KMeansSparkError as exc:
         return report_error(logger, exc, EXIT_BAD_INPUT)
     except Exception:

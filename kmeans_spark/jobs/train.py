@@ -27,6 +27,7 @@ import argparse
 import logging
 import sys
 
+from kmeans_spark.checkpoint import Checkpoint, checkpoint_dir_for
 from kmeans_spark.config import locate_config, resolve_options
 from kmeans_spark.errors import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, KMeansSparkError, UsageError
 from kmeans_spark.evaluation import Evaluation
@@ -40,6 +41,7 @@ from kmeans_spark.job_logging import (
 from kmeans_spark.job_options import (
     TRAINING_DEFAULTS,
     add_input_options,
+    add_resume_option,
     add_training_options,
     read_input,
     training_params,
@@ -53,7 +55,7 @@ logger = logging.getLogger("kmeans_spark.jobs.train")
 
 APP_NAME = "kmeans-spark-train"
 
-DEFAULTS = {**TRAINING_DEFAULTS, "k": 16}
+DEFAULTS = {**TRAINING_DEFAULTS, "k": 16, "resume": False}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -68,6 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE.npy",
         help="start from these (k, 784) float64 centroids instead of --init",
     )
+    add_resume_option(parser)
     return parser
 
 
@@ -90,7 +93,9 @@ def main(argv: list[str] | None = None) -> int:
         spark = SparkSession.builder.appName(APP_NAME).getOrCreate()
         run_id = run_id_or_application_id(spark, options["run_id"])
         output_path = output_for_run(options["output"], run_id)
-        check_output_dir(spark, output_path, options["overwrite"])
+        target = check_output_dir(spark, output_path, options["overwrite"])
+        # Beside the output, which appears only when published; removed after that.
+        checkpoint = Checkpoint(spark, checkpoint_dir_for(target))
         init = (
             load_centroids(options["init_centroids"], options["k"], spark=spark)
             if options["init_centroids"]
@@ -99,7 +104,9 @@ def main(argv: list[str] | None = None) -> int:
         params = training_params(options, options["k"], init)
         dataset, sources = read_input(spark, options)
         with experiment_data(dataset.train, dataset.test, params) as data:
-            (result,) = train_sweep(data, params, [params.k]).experiments
+            (result,) = train_sweep(
+                data, params, [params.k], checkpoint=checkpoint, resume=options["resume"]
+            ).experiments
             held_out, held_out_name = data.held_out
             output = write_model(
                 output_path,
@@ -115,6 +122,7 @@ def main(argv: list[str] | None = None) -> int:
                     gallery_label=options["gallery_label"],
                 ),
             )
+        checkpoint.remove()
     except KMeansSparkError as exc:
         return report_error(logger, exc, EXIT_BAD_INPUT)
     except Exception:

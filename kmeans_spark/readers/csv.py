@@ -24,7 +24,7 @@ import numpy.typing as npt
 from pyspark import RDD
 from pyspark.sql import SparkSession
 
-from kmeans_spark.readers.lines import NumberedLine, numbered_lines
+from kmeans_spark.readers.lines import NumberedLine, first_line, numbered_lines
 from kmeans_spark.readers.records import (
     BadRecord,
     Row,
@@ -65,12 +65,12 @@ def read_csv_rows(spark: SparkSession, path: str) -> RDD[Row]:
     InputError
         The file has no line at all, or its header has the wrong number of columns.
     """
-    first_lines = spark.sparkContext.textFile(path).take(1)
-    if not first_lines:
+    first = first_line(spark, path)
+    if first is None:
         raise no_digits_error(path)
-    header_lines = 1 if is_header(first_lines[0]) else 0
+    header_lines = 1 if is_header(first) else 0
     if header_lines:
-        n_columns = first_lines[0].count(",") + 1
+        n_columns = first.count(",") + 1
         if n_columns != N_FIELDS:
             raise file_error(
                 path, f"header has {n_columns} columns, expected {N_FIELDS} (label and pixels)"
@@ -144,7 +144,7 @@ def _pixel_values(pixel_text: str) -> npt.NDArray[np.int64]:
     Returns
     -------
     ndarray of int64, shape (784,)
-        Saturated at the int64 limits, which the range check then rejects.
+        Within the int64 limits: a field beyond them raises BadRecord (out of range).
     """
     if _is_plain_digits(pixel_text):
         # The common, well-formed case parsed in C, about 6x faster than int() per
@@ -153,8 +153,12 @@ def _pixel_values(pixel_text: str) -> npt.NDArray[np.int64]:
         return np.fromstring(pixel_text, dtype=np.int64, sep=",")
     fields = pixel_text.split(",")
     try:
-        # Spaces around fields, signs: numpy applies int() semantics.
-        return np.array(fields, dtype=np.int64)
+        # Whitespace around fields, signs: the label's rule (str.strip, then int()),
+        # field by field. numpy's own string parsing is close but not equal (it
+        # refuses "\x1c7", which str.strip clears), and then the error path found
+        # no bad field to name. Values beyond int64 overflow here and are reported
+        # as out of range by _first_bad_pixel.
+        return np.array([int(field.strip()) for field in fields], dtype=np.int64)
     except (ValueError, OverflowError):
         raise _first_bad_pixel(fields) from None
 

@@ -14,17 +14,27 @@ Blank-line policy (a line that is empty or only whitespace):
 
 A final newline (``...}\\n``) is not a blank line at all: Hadoop's line reader
 does not report an empty line after it.
+
+gzip (a name ending ``.gz``): decompressed by the task, in Python, from
+``sc.binaryFiles``, rather than by Hadoop's codec under ``sc.textFile``. A
+``.gz`` file is one partition either way, but a truncated or corrupt stream then
+raises InputError naming the file, where Hadoop's ``EOFException`` kills the
+Python worker and reaches the job as a crash. Lines are split the same way
+(``\\n``, ``\\r\\n``, ``\\r``) and decoded as UTF-8 with replacement characters.
 """
 
 from __future__ import annotations
 
+import gzip
+import io
+import zlib
 from collections.abc import Iterable, Iterator
 from functools import partial
 
 from pyspark import RDD
 from pyspark.sql import SparkSession
 
-from kmeans_spark.readers.records import record_error
+from kmeans_spark.readers.records import file_error, record_error
 
 NumberedLine = tuple[int, str]
 """``(0-based line index, line text)``."""
@@ -48,10 +58,62 @@ def numbered_lines(spark: SparkSession, path: str) -> RDD[NumberedLine]:
         ``(index, line)`` for every line but a blank last one, in file order.
         Evaluating it raises InputError at the first misplaced blank line.
     """
+    if is_gzip_name(path):
+        # One partition, so it is also the last: no counting job is needed.
+        drop_final_blank = partial(_without_final_blank, last_partition=0, source=path)
+        return _gzip_lines(spark, path).mapPartitionsWithIndex(
+            drop_final_blank, preservesPartitioning=True
+        )
     lines = spark.sparkContext.textFile(path)
     last_partition = lines.getNumPartitions() - 1
     drop_blanks = partial(_without_final_blank, last_partition=last_partition, source=path)
     return lines.zipWithIndex().mapPartitionsWithIndex(drop_blanks, preservesPartitioning=True)
+
+
+def first_line(spark: SparkSession, path: str) -> str | None:
+    """The first line of the text file ``path`` (None when it has none), read by one task."""
+    if is_gzip_name(path):
+        first = _gzip_lines(spark, path).take(1)
+        return first[0][0] if first else None
+    lines = spark.sparkContext.textFile(path).take(1)
+    return lines[0] if lines else None
+
+
+def is_gzip_name(path: str) -> bool:
+    """Whether ``path`` is read as gzip: its name ends ``.gz``, as for Hadoop's codec."""
+    return path.lower().endswith(".gz")
+
+
+def _gzip_lines(spark: SparkSession, path: str) -> RDD[tuple[str, int]]:
+    """``(line, 0-based index)`` of a gzip text file, one partition, as ``zipWithIndex`` gives."""
+    files = spark.sparkContext.binaryFiles(path).coalesce(1)
+    return files.flatMap(partial(_gunzipped_lines, source=path))
+
+
+def gunzipped_lines(content: bytes, source: str) -> Iterator[tuple[str, int]]:
+    """Lines of gzip-compressed text with their 0-based index, decompressed lazily.
+
+    Raises
+    ------
+    InputError
+        ``"<source>: corrupt or truncated gzip data (...)"``, when the stream is
+        not gzip, is cut short, or fails its CRC. A cut stream raises before its
+        partial last line is yielded (the line's end is never seen). Corrupt data
+        is only caught by the CRC at the end of the stream, so garbled lines may
+        be yielded first, and the record parser usually rejects one of them.
+    """
+    try:
+        with gzip.GzipFile(fileobj=io.BytesIO(content)) as raw:
+            # newline=None: universal newlines, the separators Hadoop's reader knows.
+            text = io.TextIOWrapper(raw, encoding="utf-8", errors="replace", newline=None)
+            for index, line in enumerate(text):
+                yield line.removesuffix("\n"), index
+    except (OSError, EOFError, zlib.error) as exc:
+        raise file_error(source, f"corrupt or truncated gzip data ({exc})") from None
+
+
+def _gunzipped_lines(item: tuple[str, bytes], source: str) -> Iterator[tuple[str, int]]:
+    return gunzipped_lines(item[1], source)
 
 
 def _without_final_blank(
