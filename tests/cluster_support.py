@@ -91,6 +91,12 @@ class StandaloneCluster:
             parts.append(f"--- {path.name}\n" + "\n".join(tail))
         return "\n".join(parts)
 
+    def kill_worker(self, index: int) -> None:
+        """SIGKILL worker ``index`` and the executors it runs (its process group)."""
+        worker = self.processes[1 + index]
+        os.killpg(worker.pid, signal.SIGKILL)
+        worker.wait()
+
     def stop(self) -> None:
         """Stop workers first, then the master; kill what does not stop in 20 s."""
         for process in reversed(self.processes):
