@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import io
 import json
-import logging
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -24,15 +23,12 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from py4j.protocol import Py4JError
 from pyspark.sql import SparkSession
 
 from kmeans_spark.errors import UsageError
 from kmeans_spark.lloyd import BatchState, IterationStats, ModelState
 from kmeans_spark.partials import ClusterTotals
-from kmeans_spark.storage import fetch_file, replace_file
-
-logger = logging.getLogger(__name__)
+from kmeans_spark.storage import fetch_file, remove_quietly, replace_file
 
 CHECKPOINT_FORMAT = 1
 CHECKPOINT_FILE = "checkpoint.npz"
@@ -91,13 +87,7 @@ class Checkpoint:
 
     def remove(self) -> None:
         """Delete the checkpoint folder; a failure is logged, not raised (it is spare)."""
-        try:
-            jvm = self.spark._jvm
-            assert jvm is not None
-            path = jvm.org.apache.hadoop.fs.Path(self.location)
-            path.getFileSystem(self.spark._jsc.hadoopConfiguration()).delete(path, True)
-        except Py4JError as exc:
-            logger.warning("could not remove the checkpoint %s: %s", self.location, exc)
+        remove_quietly(self.spark, self.location)
 
 
 def _jsonable(identity: Mapping[str, Any]) -> Any:

@@ -202,6 +202,16 @@ def _delete_quietly(fs: Any, path: Any) -> None:
         logger.warning("could not delete %s: %s", path.toString(), java_reason(exc))
 
 
+def remove_quietly(spark: SparkSession, path: str) -> None:
+    """Delete the Hadoop path ``path`` recursively if it exists; failures are logged, not raised."""
+    try:
+        fs, target = _resolve(spark, path, UsageError)
+    except UsageError as exc:
+        logger.warning("could not delete %s: %s", path, exc)
+        return
+    _delete_quietly(fs, target)
+
+
 def _touch(fs: Any, path: Any) -> None:
     fs.create(path, True).close()
 
