@@ -10,6 +10,12 @@ fingerprints. It is written whole under a temporary name and renamed
 (:func:`~kmeans_spark.storage.replace_file`), so a driver killed mid-write
 leaves the previous checkpoint readable. The job removes the folder once the
 output is published.
+
+Beside it, every pass also leaves its own record that no later pass rewrites:
+``history/pass-NNNNNN.npz`` holds each model's centroids after pass ``N``
+(``model_<i>``, float64, shape ``(k_i, 784)``) and a small manifest. They are
+written before ``checkpoint.npz``, so the history always reaches at least as
+far as the checkpoint; :func:`read_history` reads them back.
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ from kmeans_spark.storage import fetch_file, remove_quietly, replace_file
 
 CHECKPOINT_FORMAT = 1
 CHECKPOINT_FILE = "checkpoint.npz"
+HISTORY_DIR = "history"
 _TOTALS_FIELDS = ("sums", "counts", "sq_norms", "moved", "label_counts")
 
 
@@ -63,9 +70,19 @@ class Checkpoint:
     def file(self) -> str:
         return f"{self.location}/{CHECKPOINT_FILE}"
 
+    def history_file(self, passes: int) -> str:
+        """Where the centroids after pass ``passes`` are recorded."""
+        return f"{self.location}/{HISTORY_DIR}/{history_name(passes)}"
+
     def save(self, state: BatchState, identity: Mapping[str, Any]) -> None:
-        """Replace the checkpoint with ``state`` of the training that ``identity`` names."""
+        """Record ``state``'s centroids in the history, then make it the checkpoint.
+
+        ``identity`` names the training (see :func:`decode_state`).
+        """
         with tempfile.TemporaryDirectory(prefix="kmeans-checkpoint-") as local:
+            recorded = Path(local) / history_name(state.passes)
+            recorded.write_bytes(encode_history(state))
+            replace_file(self.spark, recorded, self.history_file(state.passes))
             staged = Path(local) / CHECKPOINT_FILE
             staged.write_bytes(encode_state(state, identity))
             replace_file(self.spark, staged, self.file)
@@ -88,6 +105,57 @@ class Checkpoint:
     def remove(self) -> None:
         """Delete the checkpoint folder; a failure is logged, not raised (it is spare)."""
         remove_quietly(self.spark, self.location)
+
+
+def history_name(passes: int) -> str:
+    """File name of the centroids recorded after pass ``passes`` (1-based)."""
+    return f"pass-{passes:06d}.npz"
+
+
+def encode_history(state: BatchState) -> bytes:
+    """Every model's centroids after ``state.passes`` passes, as the bytes of an ``.npz`` file.
+
+    Arrays ``model_<i>`` (float64, shape ``(k_i, 784)``) and ``manifest`` (JSON:
+    ``passes``, ``models``).
+    """
+    arrays: dict[str, npt.NDArray[Any]] = {
+        f"model_{index}": model.current for index, model in enumerate(state.models)
+    }
+    manifest = {"format": CHECKPOINT_FORMAT, "passes": state.passes, "models": len(state.models)}
+    arrays["manifest"] = np.array(json.dumps(manifest, sort_keys=True))
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)  # type: ignore[arg-type]
+    return buffer.getvalue()
+
+
+def read_history(folder: Path) -> dict[int, list[npt.NDArray[np.float64]]]:
+    """The centroids recorded in a local copy of a checkpoint's ``history/`` folder.
+
+    Parameters
+    ----------
+    folder : Path
+        Holding ``pass-NNNNNN.npz`` files.
+
+    Returns
+    -------
+    dict of int to list of ndarray of float64, shape (k_i, 784)
+        Pass number to every model's centroids after it, in model order.
+
+    Raises
+    ------
+    UsageError
+        A file that is not such a record.
+    """
+    history: dict[int, list[npt.NDArray[np.float64]]] = {}
+    for path in sorted(folder.glob("pass-*.npz")):
+        try:
+            with np.load(path, allow_pickle=False) as stored:
+                manifest = json.loads(str(stored["manifest"]))
+                models = [stored[f"model_{i}"] for i in range(int(manifest["models"]))]
+        except (ValueError, KeyError, OSError) as exc:
+            raise UsageError(f"{path}: not a readable history record ({exc})") from None
+        history[int(manifest["passes"])] = models
+    return history
 
 
 def _jsonable(identity: Mapping[str, Any]) -> Any:

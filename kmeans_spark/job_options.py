@@ -20,7 +20,12 @@ from kmeans_spark.experiment import TrainParams
 from kmeans_spark.init import INIT_METHODS, INIT_RANDOM
 from kmeans_spark.job_logging import LOG_FORMATS, LOG_LEVELS
 from kmeans_spark.lloyd import EMPTY_CLUSTER_POLICIES, EMPTY_FARTHEST
-from kmeans_spark.readers import FORMATS, Dataset, read_dataset
+from kmeans_spark.readers import BAD_RECORD_POLICIES, FAIL, FORMATS, Dataset, read_dataset
+from kmeans_spark.rejects import (
+    DEFAULT_MAX_BAD_FRACTION,
+    BadRecordPolicy,
+    validate_max_bad_fraction,
+)
 from kmeans_spark.split import SPLIT_HEAD, SPLIT_METHODS
 
 TRAINING_DEFAULTS: dict[str, Any] = {
@@ -38,6 +43,8 @@ TRAINING_DEFAULTS: dict[str, Any] = {
     "log_level": "INFO",
     "log_format": "text",
     "gallery_label": 9,
+    "on_bad_records": FAIL,
+    "max_bad_fraction": DEFAULT_MAX_BAD_FRACTION,
 }
 
 # Run ids may become part of output paths (``--output runs/{run_id}``): no "/", no "." or
@@ -63,6 +70,14 @@ def _run_id_argument(text: str) -> str:
     """:func:`validate_run_id` as an argparse type: argparse shows ArgumentTypeError's text."""
     try:
         return validate_run_id(text)
+    except UsageError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _fraction_argument(text: str) -> float:
+    """:func:`validate_max_bad_fraction` as an argparse type (and for ``--config`` values)."""
+    try:
+        return validate_max_bad_fraction(text)
     except UsageError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
@@ -105,6 +120,19 @@ def add_input_options(parser: argparse.ArgumentParser) -> None:
         "--test", help="a separate test set (any format); implied by an MNIST folder"
     )
     parser.add_argument("--output", help="folder to write into (must not exist)")
+    parser.add_argument(
+        "--on-bad-records",
+        choices=BAD_RECORD_POLICIES,
+        help="fail (default): the first bad record stops the job; skip: leave bad records "
+        "out, write them to rejects/ in the output and count them in metrics.json",
+    )
+    parser.add_argument(
+        "--max-bad-fraction",
+        type=_fraction_argument,
+        metavar="F",
+        help="with --on-bad-records skip, still fail when more than this share of the "
+        f"training or of the test records is bad (0..1, default {DEFAULT_MAX_BAD_FRACTION})",
+    )
     parser.add_argument(
         "--overwrite", action="store_true", default=None, help="replace an existing output folder"
     )
@@ -199,13 +227,30 @@ def training_params(
     )
 
 
+def bad_record_policy(options: dict[str, Any]) -> BadRecordPolicy:
+    """``--on-bad-records`` and ``--max-bad-fraction`` from resolved options, checked.
+
+    Raises
+    ------
+    UsageError
+        An unknown policy or a fraction outside [0, 1].
+    """
+    return BadRecordPolicy(
+        options["on_bad_records"], validate_max_bad_fraction(options["max_bad_fraction"])
+    )
+
+
 def read_input(spark: Any, options: dict[str, Any]) -> tuple[Dataset, dict[str, str | None]]:
-    """The digits named by :func:`add_input_options`, and their sources for model.json."""
+    """The digits named by :func:`add_input_options`, and their sources for model.json.
+
+    Read under the ``--on-bad-records`` policy (see :func:`bad_record_policy`).
+    """
     dataset = read_dataset(
         spark,
         options["input"],
         fmt=options["format"],
         labels_path=options["labels"],
         test_path=options["test"],
+        bad_records=bad_record_policy(options).on_bad_records,
     )
     return dataset, {"train": dataset.train_source, "test": dataset.test_source}

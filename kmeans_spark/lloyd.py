@@ -37,6 +37,7 @@ from kmeans_spark.distances import (
     Assignment,
     PreparedCentroids,
     assign_batch,
+    assign_nearest,
     sq_distances_to_assigned,
 )
 from kmeans_spark.errors import UsageError
@@ -200,13 +201,22 @@ def _assign_and_sum(
 def _farthest_points(
     requests: Mapping[int, tuple[npt.NDArray[np.float64], int]],
 ) -> Callable[[DigitBlock, dict[int, Assignment] | None], Iterator[tuple[Any, ...]]]:
-    """Per block and requested model, the ``count`` points farthest from their centroid."""
+    """Per block and requested model, the ``count`` points farthest from their centroid.
+
+    The kept assignment of the last pass says each point's centroid; a block whose
+    executor lost it (``kept`` None) assigns its points again, exactly, to the
+    same centroids, which gives the same labels.
+    """
 
     def run(block: DigitBlock, kept: dict[int, Assignment] | None) -> Iterator[tuple[Any, ...]]:
-        if kept is None or len(block) == 0:
+        if len(block) == 0:
             return
         for model, (centroids, count) in requests.items():
-            labels = kept[model].labels
+            labels = (
+                assign_nearest(block.pixels, block.sq_norms, PreparedCentroids.of(centroids, None))
+                if kept is None
+                else kept[model].labels
+            )
             distances = sq_distances_to_assigned(block.pixels, labels, centroids)
             # Largest distance first, ties to the smaller id: independent of partitioning.
             order = np.lexsort((block.ids, -distances))[:count]
@@ -315,7 +325,7 @@ class LloydRunner:
         jobs = {m: (self._kept_centroids[m], count) for m, count in requests.items()}
         found: dict[int, list[tuple[float, int, int, bytes]]] = {m: [] for m in requests}
         for model, distance, digit_id, cluster, pixels in self.passes.collect(
-            _farthest_points(jobs)
+            _farthest_points(jobs), lost_state="none"
         ):
             found[model].append((distance, digit_id, cluster, pixels))
         return {

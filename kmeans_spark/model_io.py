@@ -10,9 +10,13 @@ file               content
 ``centroids.npy``  float64 array of shape (k, 784)
 ``metrics.json``   run id, iterations, convergence, inertia, cluster sizes,
                    ``label_counts`` (the training digits' true labels per cluster,
-                   shape (k, 10)), error rates, restarts, history, seconds
+                   shape (k, 10)), error rates, restarts, history, seconds,
+                   ``bad_records`` (when the job gives it: policy, records read
+                   and rejected per input)
 ``confusion.csv``  true label x inferred label counts, per evaluated set
 ``centroids.png``  the centroids as 28 x 28 images titled with their labels
+``rejects/``       ``--on-bad-records skip`` only: the rejected records, JSON
+                   lines written by Spark's executors (:mod:`kmeans_spark.rejects`)
 ``_SUCCESS``       empty; written last: the folder is complete
 =================  ==============================================================
 
@@ -49,7 +53,7 @@ from kmeans_spark.figures import centroid_grid, save_figure
 from kmeans_spark.readers import paths
 from kmeans_spark.runs import run_id_or_application_id
 from kmeans_spark.schema import N_CLASSES, N_PIXELS
-from kmeans_spark.storage import active_session, fetch_file, hadoop_path, publish_dir
+from kmeans_spark.storage import OutputDir, active_session, fetch_file, hadoop_path, publish_dir
 
 MODEL_FORMAT_VERSION = 1
 
@@ -99,8 +103,14 @@ def restarts_record(result: ExperimentResult) -> dict[str, Any]:
     }
 
 
-def metrics_record(result: ExperimentResult, *, run_id: str) -> dict[str, Any]:
-    """Everything ``metrics.json`` holds; ``run_id`` names the run that trained the model."""
+def metrics_record(
+    result: ExperimentResult, *, run_id: str, bad_records: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Everything ``metrics.json`` holds; ``run_id`` names the run that trained the model.
+
+    ``bad_records`` (see :meth:`kmeans_spark.rejects.BadRecords.record`) is
+    recorded as it is, under that key, when given.
+    """
     model = result.model
     params = result.params
     record: dict[str, Any] = {
@@ -128,6 +138,8 @@ def metrics_record(result: ExperimentResult, *, run_id: str) -> dict[str, Any]:
     record["history"] = [stats.as_dict() for stats in model.history]
     record["seconds"] = result.seconds["total"]
     record["timings"] = result.seconds
+    if bad_records is not None:
+        record["bad_records"] = bad_records
     return record
 
 
@@ -184,15 +196,22 @@ def _write_json(path: Path, record: dict[str, Any]) -> None:
 
 
 def write_model_files(
-    folder: Path, result: ExperimentResult, sources: dict[str, str | None], *, run_id: str
+    folder: Path,
+    result: ExperimentResult,
+    sources: dict[str, str | None],
+    *,
+    run_id: str,
+    bad_records: dict[str, Any] | None = None,
 ) -> None:
     """Write a trained model's files into an existing local folder (see the module's table).
 
-    All but ``_SUCCESS``, which :func:`~kmeans_spark.storage.publish_dir` adds.
+    All but ``_SUCCESS``, which :func:`~kmeans_spark.storage.publish_dir` adds,
+    and ``rejects/``, which Spark writes. ``bad_records`` goes into ``metrics.json``.
     """
     np.save(folder / "centroids.npy", result.model.centroids)
     _write_json(folder / "model.json", model_record(result, sources, run_id=run_id))
-    _write_json(folder / "metrics.json", metrics_record(result, run_id=run_id))
+    metrics = metrics_record(result, run_id=run_id, bad_records=bad_records)
+    _write_json(folder / "metrics.json", metrics)
     evaluations = {
         name: evaluation
         for name, evaluation in (("validation", result.validation), ("test", result.test))
@@ -214,6 +233,8 @@ def write_model(
     extra: Callable[[Path], object] | None = None,
     spark: SparkSession | None = None,
     run_id: str | None = None,
+    bad_records: dict[str, Any] | None = None,
+    spark_writes: Callable[[OutputDir], object] | None = None,
 ) -> str:
     """Write a trained model's folder atomically, ``_SUCCESS`` last; return where.
 
@@ -235,6 +256,14 @@ def write_model(
     run_id : str, optional
         Recorded in ``model.json`` and ``metrics.json``; default: Spark's
         application id.
+    bad_records : dict, optional
+        The ``bad_records`` entry of ``metrics.json``
+        (:meth:`kmeans_spark.rejects.BadRecords.record`).
+    spark_writes : callable, optional
+        Called with the :class:`~kmeans_spark.storage.OutputDir` being
+        published, for what Spark's executors write straight into its staging
+        folder (``output.staging_path(name)``: ``rejects/``); published with
+        the model, and should it raise, nothing is.
 
     Returns
     -------
@@ -244,10 +273,16 @@ def write_model(
     session = active_session(spark)
     with publish_dir(session, path, overwrite) as output:
         write_model_files(
-            output.local, result, sources, run_id=run_id_or_application_id(session, run_id)
+            output.local,
+            result,
+            sources,
+            run_id=run_id_or_application_id(session, run_id),
+            bad_records=bad_records,
         )
         if extra is not None:
             extra(output.local)
+        if spark_writes is not None:
+            spark_writes(output)
     return output.target
 
 

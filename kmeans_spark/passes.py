@@ -20,7 +20,12 @@ Spark's cache spares every pass from shipping it through the JVM three times
 A task that finds no state file (its executor was lost, or Spark ran the task
 elsewhere) fails the pass with :data:`STATE_MISSING_MARKER`; a caller that can
 do without the state for a pass asks :meth:`BlockPasses.run` to re-run it
-without (``lost_state="restart"``).
+without (``lost_state="restart"``). A caller whose state can be rebuilt from
+what the driver knows (the initialisations: D^2 is the distance to the centres
+chosen so far) also gives ``payload_without_state``: the re-run, and every pass
+after it until one keeps a state again, broadcasts that payload instead, and the
+step rebuilds the state from it. :meth:`BlockPasses.collect` can likewise hand
+the function None for a lost state (``lost_state="none"``).
 """
 
 from __future__ import annotations
@@ -43,6 +48,7 @@ logger = logging.getLogger(__name__)
 
 STATE_MISSING_MARKER = "KMeansSparkStateMissing"
 LOST_STATE_POLICIES = ("fail", "restart")
+COLLECT_LOST_STATE_POLICIES = ("fail", "none")
 
 P = TypeVar("P")
 Emitted = list[tuple[Any, Any]]
@@ -116,6 +122,17 @@ def block_and_state(
     return key, block, previous
 
 
+def block_and_state_or_none(
+    items: Iterable[tuple[int, Any]], token: str, kept_id: int | None
+) -> tuple[int, DigitBlock, Any]:
+    """:func:`block_and_state`, with None for a state this executor does not hold."""
+    block_items = list(items)
+    try:
+        return block_and_state(block_items, token, kept_id)
+    except StateMissing:
+        return block_and_state(block_items, token, None)
+
+
 def _apply_step(
     step: Step[P],
     payload: Broadcast[P],
@@ -162,6 +179,7 @@ class BlockPasses:
         self._kept_id: int | None = None
         self._obsolete_id: int | None = None
         self._passes = 0
+        self._state_lost = False
         self._token = uuid.uuid4().hex
         self.last_pass_had_state = False
         """Whether the last :meth:`run` read a kept state (False after a restart without)."""
@@ -200,6 +218,7 @@ class BlockPasses:
         keep_state: bool,
         reduce_partitions: int | None = None,
         lost_state: str = "fail",
+        payload_without_state: P | None = None,
     ) -> list[tuple[Any, Any]]:
         """One pass: ``step`` on every block, then ``reduceByKey(combine)`` of what it emitted.
 
@@ -221,6 +240,11 @@ class BlockPasses:
         lost_state : {"fail", "restart"}
             When a task finds no kept state: fail, or drop the kept state and run
             the pass again without (``last_pass_had_state`` tells which happened).
+        payload_without_state : object, optional
+            With ``lost_state="restart"``: what to broadcast instead of
+            ``payload`` when the pass runs without the state it needs, so that
+            the step can rebuild that state (it sees None). Used for the re-run
+            and for every later pass given one, until a pass keeps a state again.
 
         Returns
         -------
@@ -229,7 +253,12 @@ class BlockPasses:
         """
         if lost_state not in LOST_STATE_POLICIES:
             raise ValueError(f"lost_state must be one of {LOST_STATE_POLICIES}, got {lost_state!r}")
-        broadcast = self.context.broadcast(payload)
+        if payload_without_state is not None and lost_state != "restart":
+            raise ValueError('payload_without_state needs lost_state="restart"')
+        first_payload = payload
+        if payload_without_state is not None and self._state_lost:
+            first_payload = payload_without_state
+        broadcasts = [self.context.broadcast(first_payload)]
         reducers = reduce_partitions or self.context.defaultParallelism
         self._passes += 1
         keep_as = self._passes if keep_state else None
@@ -237,7 +266,7 @@ class BlockPasses:
         def one_pass() -> list[tuple[Any, Any]]:
             self.last_pass_had_state = self._kept_id is not None
             function = _apply_step(
-                step, broadcast, self._token, self._kept_id, keep_as, self._obsolete_id
+                step, broadcasts[-1], self._token, self._kept_id, keep_as, self._obsolete_id
             )
             emitted = self._source().mapPartitions(function)
             return emitted.reduceByKey(combine, numPartitions=reducers).collect()
@@ -248,25 +277,51 @@ class BlockPasses:
             except Exception as exc:
                 if lost_state != "restart" or STATE_MISSING_MARKER not in str(exc):
                     raise
-                logger.warning("a task found no kept state (executor lost?): pass run without")
                 self.release()
+                self._state_lost = True
+                if payload_without_state is not None:
+                    logger.warning(
+                        "a task found no kept state (executor lost?): "
+                        "pass run again, the state rebuilt from the driver's"
+                    )
+                    broadcasts.append(self.context.broadcast(payload_without_state))
+                else:
+                    logger.warning("a task found no kept state (executor lost?): pass run without")
                 merged = self._with_local_copies(one_pass)
         finally:
-            broadcast.destroy()
+            for broadcast in broadcasts:
+                broadcast.destroy()
         self._obsolete_id = None
         if keep_state:
+            self._state_lost = False
             # Tasks of the next pass delete this one's files; a retried task of
             # this pass may still need them until then.
             self._obsolete_id = self._kept_id
             self._kept_id = keep_as
         return merged
 
-    def collect(self, function: Callable[[DigitBlock, Any], Iterable[Any]]) -> list[Any]:
-        """``function(block, kept state)`` on every block, its items collected to the driver."""
+    def collect(
+        self, function: Callable[[DigitBlock, Any], Iterable[Any]], lost_state: str = "fail"
+    ) -> list[Any]:
+        """``function(block, kept state)`` on every block, its items collected to the driver.
+
+        Parameters
+        ----------
+        function : callable
+            Runs on the executors; receives None as the state when none is kept.
+        lost_state : {"fail", "none"}
+            When a task finds no kept state (its executor was lost): fail, or
+            call ``function`` with None, for a function that can do without.
+        """
+        if lost_state not in COLLECT_LOST_STATE_POLICIES:
+            raise ValueError(
+                f"lost_state must be one of {COLLECT_LOST_STATE_POLICIES}, got {lost_state!r}"
+            )
         token, kept_id = self._token, self._kept_id
+        read = block_and_state_or_none if lost_state == "none" else block_and_state
 
         def run(items: Iterable[tuple[int, Any]]) -> Iterator[Any]:
-            _, block, state = block_and_state(items, token, kept_id)
+            _, block, state = read(items, token, kept_id)
             yield from function(block, state)
 
         return list(self._with_local_copies(lambda: self._source().mapPartitions(run).collect()))

@@ -6,11 +6,15 @@ A sweep job's output folder holds:
 file                 content
 ===================  ===========================================================
 ``sweep.json``       run id; per k: error rates, inertia, iterations, restarts;
-                     seconds
+                     seconds; ``bad_records`` when the job gives it (as in
+                     every k's ``metrics.json``)
 ``sweep.csv``        the same per k, one row each
 ``k<K>/``            the kept model of each k, as the train job writes it (with
                      its own ``_SUCCESS``: each loads alone)
 ``error_by_k.png``   error rate by number of clusters: all k, and k = 5..24
+``rejects/``         ``--on-bad-records skip`` only: the rejected records, JSON
+                     lines written by Spark (:mod:`kmeans_spark.rejects`); once
+                     for the sweep, not in the k folders
 ``_SUCCESS``         empty; written last: the folder is complete
 ===================  ===========================================================
 
@@ -34,7 +38,7 @@ from kmeans_spark.experiment import ExperimentResult, SweepResult
 from kmeans_spark.figures import error_by_k_plot, save_figure
 from kmeans_spark.model_io import restarts_record, write_model_files
 from kmeans_spark.runs import run_id_or_application_id
-from kmeans_spark.storage import active_session, publish_dir
+from kmeans_spark.storage import OutputDir, active_session, publish_dir
 
 CSV_COLUMNS = (
     "k",
@@ -84,13 +88,21 @@ def result_record(result: ExperimentResult) -> dict[str, Any]:
 
 
 def sweep_record(
-    result: SweepResult, sources: dict[str, str | None], *, run_id: str
+    result: SweepResult,
+    sources: dict[str, str | None],
+    *,
+    run_id: str,
+    bad_records: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Everything ``sweep.json`` holds; ``run_id`` names the run that trained the models."""
+    """Everything ``sweep.json`` holds; ``run_id`` names the run that trained the models.
+
+    ``bad_records`` (see :meth:`kmeans_spark.rejects.BadRecords.record`) is
+    recorded as it is, under that key, when given.
+    """
     first = result.experiments[0]
     params = first.params
     data = first.data
-    return {
+    record: dict[str, Any] = {
         "run_id": run_id,
         "results": [result_record(experiment) for experiment in result.experiments],
         "seconds": result.seconds["total"],
@@ -120,6 +132,9 @@ def sweep_record(
             "test_size": data.test_size,
         },
     }
+    if bad_records is not None:
+        record["bad_records"] = bad_records
+    return record
 
 
 def write_sweep_csv(path: Path, records: list[dict[str, Any]]) -> None:
@@ -149,6 +164,8 @@ def write_sweep(
     extra: Callable[[Path], object] | None = None,
     spark: SparkSession | None = None,
     run_id: str | None = None,
+    bad_records: dict[str, Any] | None = None,
+    spark_writes: Callable[[OutputDir], object] | None = None,
 ) -> str:
     """Write a sweep's folder atomically (see the module's table); return where.
 
@@ -170,6 +187,14 @@ def write_sweep(
     run_id : str, optional
         Recorded in ``sweep.json`` and every k's ``model.json`` and
         ``metrics.json``; default: Spark's application id.
+    bad_records : dict, optional
+        The ``bad_records`` entry of ``sweep.json`` and of every k's
+        ``metrics.json`` (:meth:`kmeans_spark.rejects.BadRecords.record`).
+    spark_writes : callable, optional
+        Called with the :class:`~kmeans_spark.storage.OutputDir` being
+        published, for what Spark's executors write straight into its staging
+        folder (``rejects/``); published with the sweep, and should it raise,
+        nothing is.
 
     Returns
     -------
@@ -178,13 +203,15 @@ def write_sweep(
     """
     session = active_session(spark)
     run = run_id_or_application_id(session, run_id)
-    record = sweep_record(result, sources, run_id=run)
+    record = sweep_record(result, sources, run_id=run, bad_records=bad_records)
     with publish_dir(session, path, overwrite) as output:
         staging = output.local
         for experiment in result.experiments:
             name = model_folder_name(experiment.params.k)
             (staging / name).mkdir()
-            write_model_files(staging / name, experiment, sources, run_id=run)
+            write_model_files(
+                staging / name, experiment, sources, run_id=run, bad_records=bad_records
+            )
             output.mark_complete(name)
         (staging / "sweep.json").write_text(json.dumps(record, indent=2, allow_nan=False) + "\n")
         write_sweep_csv(staging / "sweep.csv", record["results"])
@@ -198,4 +225,6 @@ def write_sweep(
         save_figure(figure, staging / "error_by_k.png")
         if extra is not None:
             extra(staging)
+        if spark_writes is not None:
+            spark_writes(output)
     return output.target

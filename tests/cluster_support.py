@@ -71,6 +71,8 @@ class StandaloneCluster:
     web_url: str
     log_dir: Path
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    worker_arguments: list[list[str]] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)
 
     def state(self) -> dict[str, object]:
         """The master's JSON view of the cluster (workers, applications)."""
@@ -96,6 +98,23 @@ class StandaloneCluster:
         worker = self.processes[1 + index]
         os.killpg(worker.pid, signal.SIGKILL)
         worker.wait()
+
+    def restart_worker(self, index: int, timeout: float = 120.0) -> None:
+        """Start worker ``index`` again (after :meth:`kill_worker`) and wait until it registers.
+
+        Its log goes to a new file; it runs executors in the same work folder.
+        """
+        if self.processes[1 + index].poll() is None:
+            raise RuntimeError(f"worker {index} is still running")
+        restarts = len(list(self.log_dir.glob(f"worker-{index}*.log")))
+        log_path = self.log_dir / f"worker-{index}-restart-{restarts}.log"
+        self.processes[1 + index] = _start(self.worker_arguments[index], log_path, self.env)
+        expected = sum(worker.poll() is None for worker in self.processes[1:])
+        deadline = time.monotonic() + timeout
+        while self.alive_workers() != expected:
+            if time.monotonic() > deadline or self.processes[1 + index].poll() is not None:
+                raise RuntimeError(f"worker {index} did not come back:\n" + self.log_tails())
+            time.sleep(0.5)
 
     def stop(self) -> None:
         """Stop workers first, then the master; kill what does not stop in 20 s."""
@@ -155,7 +174,7 @@ def standalone_cluster(
     port, web_port = free_port(), free_port()
     env = cluster_env()
     cluster = StandaloneCluster(
-        f"spark://{LOOPBACK}:{port}", f"http://{LOOPBACK}:{web_port}", log_dir
+        f"spark://{LOOPBACK}:{port}", f"http://{LOOPBACK}:{web_port}", log_dir, env=env
     )
     try:
         master_args = [MASTER_CLASS, "--host", LOOPBACK, "--port", str(port)]
@@ -167,6 +186,7 @@ def standalone_cluster(
             worker_args = [WORKER_CLASS, "--host", LOOPBACK, "--cores", str(cores)]
             worker_args += ["--memory", memory, "--work-dir", str(worker_dir)]
             worker_args += ["--webui-port", str(free_port()), cluster.master_url]
+            cluster.worker_arguments.append(worker_args)
             cluster.processes.append(_start(worker_args, log_dir / f"worker-{index}.log", env))
         deadline = time.monotonic() + timeout
         while cluster.alive_workers() < workers:

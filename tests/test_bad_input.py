@@ -5,6 +5,13 @@ Each case damages a small, otherwise valid input in one way, runs
 exit code 2, one ``error: <file>: [<line|record> <n>: ]<reason>`` line on
 stderr, and no output folder (nor a staging folder left behind).
 
+The table's last column says what ``--on-bad-records skip`` does with each case:
+``skipped`` (a fault of one record: the readers give every other digit, ids
+unchanged, and one reject with the same file, record and reason) or ``fails``
+(a fault of the whole file: the same InputError as without skip). That is
+checked at the reader level, which is what the policy changes; the job's side of
+skipping is tested in ``tests/test_bad_records_skip.py``.
+
 The table and :data:`CASES` are kept in one-to-one correspondence by
 :func:`test_the_doc_table_lists_exactly_these_cases`: a case id in either but not
 the other fails it.
@@ -34,9 +41,10 @@ from readers_support import (
     write_text,
 )
 
-from kmeans_spark.errors import EXIT_BAD_INPUT
+from kmeans_spark.errors import EXIT_BAD_INPUT, InputError, raise_input_errors
 from kmeans_spark.idx_format import encode_idx
 from kmeans_spark.jobs.train import main
+from kmeans_spark.readers import Reject, read_dataset
 from kmeans_spark.schema import IMAGE_SIDE, N_PIXELS
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "bad-input.md"
@@ -471,6 +479,14 @@ def test_the_doc_table_lists_exactly_these_cases() -> None:
     assert len(set(CASE_IDS)) == len(CASE_IDS) >= 20
 
 
+def test_the_doc_table_says_which_cases_skip_mode_skips() -> None:
+    """A record's fault (the case names a line or record) is skipped; a file's fails."""
+    rows = re.findall(
+        r"^\| `([a-z0-9-]+)` \|.*\| (skipped|fails) \|$", DOC.read_text(), flags=re.MULTILINE
+    )
+    assert dict(rows) == {case.case_id: "skipped" if case.where else "fails" for case in CASES}
+
+
 @pytest.mark.parametrize("case", CASES, ids=CASE_IDS)
 def test_bad_input_exits_2_names_file_and_record_writes_nothing(
     spark: SparkSession, tmp_path: Path, capsys: pytest.CaptureFixture[str], case: BadInput
@@ -495,3 +511,40 @@ def test_bad_input_exits_2_names_file_and_record_writes_nothing(
     assert expected in err, err
     assert not out.exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in"]
+
+
+def _read_skipping(spark: SparkSession, path: Path) -> tuple[list[int], list[Reject]] | InputError:
+    """Ids of the good training rows and the rejects under the skip policy, or the InputError."""
+    try:
+        dataset = read_dataset(spark, str(path), bad_records="skip")
+        assert dataset.train_rejects is not None
+        with raise_input_errors():
+            ids = dataset.train.map(lambda row: row[0]).collect()
+            rejects = dataset.train_rejects.collect()
+    except InputError as exc:
+        return exc
+    return sorted(ids), rejects
+
+
+@pytest.mark.parametrize("case", CASES, ids=CASE_IDS)
+def test_skip_policy_skips_record_faults_and_still_fails_on_file_faults(
+    spark: SparkSession, tmp_path: Path, case: BadInput
+) -> None:
+    built = case.build(tmp_path, spark, make_digits(N_DIGITS, seed=3))
+    try:
+        outcome = _read_skipping(spark, built.input)
+    finally:
+        if built.input.exists():
+            built.input.chmod(built.input.stat().st_mode | 0o600)
+    if not case.where:
+        assert isinstance(outcome, InputError), outcome
+        assert f"{built.named}: {case.reason}" in str(outcome)
+        return
+    assert not isinstance(outcome, InputError), outcome
+    ids, rejects = outcome
+    (reject,) = rejects
+    assert (reject.source, reject.record) == (str(built.named), case.where)
+    assert reject.reason.startswith(case.reason), reject.reason
+    word, number = case.where.split()
+    bad_id = int(number) - 1 if word == "line" else int(number)
+    assert ids == [i for i in range(N_DIGITS) if i != bad_id]

@@ -18,10 +18,12 @@ from support import blocks_from_arrays
 
 from kmeans_spark.checkpoint import (
     CHECKPOINT_FILE,
+    HISTORY_DIR,
     Checkpoint,
     checkpoint_dir_for,
     decode_state,
     encode_state,
+    read_history,
     read_manifest,
 )
 from kmeans_spark.errors import EXIT_BAD_INPUT, EXIT_OK, UsageError
@@ -89,6 +91,30 @@ def test_a_checkpoint_of_other_params_is_refused(spark, tmp_path) -> None:
         fit_lloyd_batch(blocks, [pixels[:3].astype(float)] * 2, resume=states[-1])
     checkpoint.remove()
     assert not (tmp_path / ".model.checkpoint").exists()
+
+
+def test_every_pass_leaves_its_centroids_in_the_history(spark, tmp_path) -> None:
+    pixels = _noisy_digits(n=120)
+    blocks = blocks_from_arrays(spark, pixels, partitions=2)
+    initial = [pixels[:3].astype(float), pixels[3:8].astype(float)]
+    checkpoint = Checkpoint(spark, str(tmp_path / ".model.checkpoint"))
+    final = fit_lloyd_batch(
+        blocks, initial, max_iter=4, on_pass=lambda state: checkpoint.save(state, {"x": 1})
+    )
+    history = read_history(tmp_path / ".model.checkpoint" / HISTORY_DIR)
+    # Stopped by max_iter, the models join one more pass for their final counts.
+    passes = max(model.iterations for model in final) + 1
+    assert sorted(history) == list(range(1, passes + 1))
+    # After pass i, a model holds the centroids that i iterations alone give it.
+    for i in range(1, 4):
+        alone = fit_lloyd_batch(blocks, initial, max_iter=i)
+        for recorded, model in zip(history[i], alone, strict=True):
+            assert recorded.tobytes() == model.centroids.tobytes(), f"pass {i}"
+    for recorded, model in zip(history[passes], final, strict=True):
+        assert recorded.tobytes() == model.centroids.tobytes()
+    (tmp_path / ".model.checkpoint" / HISTORY_DIR / "pass-999999.npz").write_bytes(b"junk")
+    with pytest.raises(UsageError, match="not a readable history record"):
+        read_history(tmp_path / ".model.checkpoint" / HISTORY_DIR)
 
 
 def test_checkpoint_folder_is_hidden_beside_the_output() -> None:
@@ -176,6 +202,12 @@ def test_a_killed_spark_submit_resumes_to_the_uninterrupted_model(
         process.wait()
     killed_at = _checkpointed_passes(checkpoint_file)
     assert not killed_output.exists()
+    # Every pass up to the kill left its centroids; the last ones are the checkpoint's.
+    history = read_history(checkpoint_file.parent / HISTORY_DIR)
+    assert set(range(1, killed_at + 1)) <= set(history)
+    with np.load(checkpoint_file, allow_pickle=False) as stored:
+        checkpointed = stored["current_0"]
+    assert history[killed_at][0].tobytes() == checkpointed.tobytes()
 
     # Another training's checkpoint is refused, and left alone.
     refused = main(_train_args(mnist_dir, killed_output, "--resume", "--tol", "0.5"))

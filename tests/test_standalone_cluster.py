@@ -6,7 +6,10 @@ as the README's cluster instructions say (``make package``, then ``spark-submit
 jobs/train.py --config train.toml ...``), with an interpreter that has numpy and
 pyspark but not kmeans_spark, so the package can only come from the zip. A second
 job loses a worker (SIGKILL to it and its executor) in the middle of training and
-still ends with the same model.
+still ends with the same model; so does a k-means++ job that loses a worker
+during its initialisation (the worker is restarted for it). Every initialisation
+method gives local mode's model on the cluster: random and k-means|| without a
+fault, k-means|| and k-means++ also with one.
 """
 
 from __future__ import annotations
@@ -35,7 +38,15 @@ from kmeans_spark.jobs.train import main as train_main
 
 # Few iterations keep the test short; the comparison is exact, so any difference shows.
 TRAIN_OPTIONS = ["--k", "10", "--seed", "3", "--init", "k-means||", "--max-iter", "16"]
+INIT_OPTIONS = {
+    "k-means||": TRAIN_OPTIONS,
+    # The other methods' jobs check the initialisation and a few Lloyd passes.
+    "k-means++": ["--k", "10", "--seed", "3", "--init", "k-means++", "--max-iter", "5"],
+    "random": ["--k", "10", "--seed", "3", "--init", "random", "--max-iter", "5"],
+}
 KILL_AFTER_PASSES = 3
+KILL_AFTER_INIT_PASSES = 3
+"""k-means++ with k = 10 makes 11 passes: the worker dies with 8 still to go."""
 PARTITIONS = ["--partitions", "4"]
 # Keys of metrics.json that describe the model (not the run: timings, run id, ...).
 MODEL_METRICS = (
@@ -74,15 +85,23 @@ def model_of(folder: Path) -> tuple[bytes, dict[str, object], dict[str, object]]
     return centroids.tobytes(), {"labels": model["centroid_labels"]}, described
 
 
+Model = tuple[bytes, dict[str, object], dict[str, object]]
+
+
 @dataclass(frozen=True)
 class Setup:
-    """What both tests share: the package, the bare interpreter, local mode's model, a cluster."""
+    """What the tests share: the package, the bare interpreter, local mode's models, a cluster."""
 
     root: Path
     python: Path
     package: Path
-    local_model: tuple[bytes, dict[str, object], dict[str, object]]
+    local_models: dict[str, Model]
     cluster: StandaloneCluster
+
+    @property
+    def local_model(self) -> Model:
+        """Local mode's model of :data:`TRAIN_OPTIONS`."""
+        return self.local_models["k-means||"]
 
 
 @pytest.fixture(scope="module")
@@ -99,22 +118,27 @@ def setup(
     )
     assert "No module named 'kmeans_spark'" in no_package.stderr
     package = build_package(root / "dist")
-    local_output = root / "local"
-    local_argv = ["--config", str(REPO_ROOT / "conf" / "train.toml"), "--input", str(mnist_dir)]
-    local_argv += [*TRAIN_OPTIONS, *PARTITIONS, "--output", str(local_output)]
-    assert train_main(local_argv) == EXIT_OK
+    local_models = {}
+    for method, options in INIT_OPTIONS.items():
+        local_output = root / f"local-{method}"
+        local_argv = ["--config", str(REPO_ROOT / "conf" / "train.toml")]
+        local_argv += ["--input", str(mnist_dir), *options, *PARTITIONS]
+        assert train_main([*local_argv, "--output", str(local_output)]) == EXIT_OK
+        local_models[method] = model_of(local_output)
     with standalone_cluster(root / "cluster-work", workers=2) as cluster:
-        yield Setup(root, python, package, model_of(local_output), cluster)
+        yield Setup(root, python, package, local_models, cluster)
 
 
-def submit(setup: Setup, mnist_dir: Path, output: Path) -> subprocess.Popen[str]:
+def submit(
+    setup: Setup, mnist_dir: Path, output: Path, options: list[str] = TRAIN_OPTIONS
+) -> subprocess.Popen[str]:
     """The README's cluster command for the train job, started in the background."""
     command = [str(SPARK_SUBMIT), "--master", setup.cluster.master_url]
     command += ["--total-executor-cores", "2", "--executor-memory", "1g"]
     command += ["--py-files", str(setup.package)]
     command += ["--files", str(REPO_ROOT / "conf" / "train.toml")]
     command += [str(REPO_ROOT / "jobs" / "train.py"), "--config", "train.toml"]
-    command += ["--input", str(mnist_dir), *TRAIN_OPTIONS, *PARTITIONS, "--output", str(output)]
+    command += ["--input", str(mnist_dir), *options, *PARTITIONS, "--output", str(output)]
     env = cluster_env(
         SPARK_CONF_DIR=str(REPO_ROOT / "conf"),
         PYSPARK_PYTHON=str(setup.python),
@@ -148,19 +172,28 @@ def executors_by_worker(setup: Setup, app_id: str) -> list[str]:
 
 
 @pytest.mark.slow
+# k-means++ is compared with local mode by the test that loses a worker during its
+# initialisation: one cluster job fewer, and a stronger check.
+@pytest.mark.parametrize("method", ["random", "k-means||"])
 def test_packaged_train_job_on_standalone_cluster_equals_local_mode(
-    setup: Setup, mnist_dir: Path
+    setup: Setup, mnist_dir: Path, method: str
 ) -> None:
-    output = setup.root / "cluster"
-    finished(setup, submit(setup, mnist_dir, output))
+    output = setup.root / f"cluster-{method}"
+    before = {app["id"] for app in setup.cluster.state()["completedapps"]}  # type: ignore[attr-defined]
+    finished(setup, submit(setup, mnist_dir, output, INIT_OPTIONS[method]))
     # The job really ran on the cluster, with executors on both workers.
-    (application,) = setup.cluster.state()["completedapps"]  # type: ignore[misc]
+    (application,) = [
+        app
+        for app in setup.cluster.state()["completedapps"]  # type: ignore[attr-defined]
+        if app["id"] not in before
+    ]
     assert executors_by_worker(setup, application["id"]) == ["worker-0", "worker-1"]
     assert (output / "_SUCCESS").exists()
     cluster_model = model_of(output)
-    assert cluster_model[0] == setup.local_model[0], "centroids differ from local mode's"
-    assert cluster_model[1] == setup.local_model[1]
-    assert cluster_model[2] == setup.local_model[2]
+    local_model = setup.local_models[method]
+    assert cluster_model[0] == local_model[0], f"{method}: centroids differ from local mode's"
+    assert cluster_model[1] == local_model[1]
+    assert cluster_model[2] == local_model[2]
 
 
 @pytest.mark.slow
@@ -183,6 +216,49 @@ def test_a_worker_killed_mid_training_changes_nothing(setup: Setup, mnist_dir: P
     assert lost[0] == setup.local_model[0], "centroids differ after losing a worker"
     assert lost[1] == setup.local_model[1]
     assert lost[2] == setup.local_model[2]
+
+
+@pytest.mark.slow
+def test_a_worker_killed_during_initialisation_changes_nothing(
+    setup: Setup, mnist_dir: Path
+) -> None:
+    # After the test above, worker 1 is dead: bring it back, so that there is one to lose.
+    if setup.cluster.alive_workers() < 2:
+        setup.cluster.restart_worker(1)
+    output = setup.root / "worker-lost-in-init"
+    started = time.time()
+    process = submit(setup, mnist_dir, output, INIT_OPTIONS["k-means++"])
+    deadline = time.monotonic() + 300
+    # The kept D^2 of init pass N lies in pass-N-part-*.pkl on the executors; the
+    # Lloyd passes that follow count from 1 again and stop at 5.
+    while latest_kept_pass(setup.root / "cluster-work", started) < KILL_AFTER_INIT_PASSES:
+        assert process.poll() is None, "the job ended before the worker could be killed"
+        assert time.monotonic() < deadline, "initialisation did not get going in time"
+        time.sleep(0.05)
+    setup.cluster.kill_worker(1)
+    stderr = finished(setup, process)
+    assert setup.cluster.alive_workers() == 1
+    assert "the state rebuilt" in stderr, stderr[-3000:]
+    lost = model_of(output)
+    local_model = setup.local_models["k-means++"]
+    assert lost[0] == local_model[0], "centroids differ after losing a worker in k-means++"
+    assert lost[1] == local_model[1]
+    assert lost[2] == local_model[2]
+
+
+def latest_kept_pass(work_dir: Path, since: float) -> int:
+    """The highest pass number of the state files executors wrote since ``since`` (0: none).
+
+    Older files are left over by the executor killed in an earlier test.
+    """
+    numbers = [0]
+    for path in work_dir.rglob("pass-*-part-*.pkl"):
+        try:
+            if path.stat().st_mtime >= since:
+                numbers.append(int(path.name.split("-")[1]))
+        except (OSError, IndexError, ValueError):
+            continue  # removed by its pass's successor while we looked
+    return max(numbers)
 
 
 def passes_done(checkpoint_file: Path) -> int:

@@ -76,11 +76,15 @@ class FoldOrder:
     pixels : ndarray of uint8, shape (m, 784)
     candidate_ids : ndarray of int64, shape (c,)
         All candidates so far, these included, ascending: the order of the weights.
+    candidate_pixels : ndarray of uint8, shape (c, 784), optional
+        Their pixels, sent only when the blocks lost their kept D^2 (an executor
+        was lost), to rebuild it exactly.
     """
 
     ids: npt.NDArray[np.int64]
     pixels: npt.NDArray[np.uint8]
     candidate_ids: npt.NDArray[np.int64]
+    candidate_pixels: npt.NDArray[np.uint8] | None = None
 
 
 @dataclass(frozen=True)
@@ -96,12 +100,39 @@ class SampleOrder:
         ``sum D^2`` over all digits, as float64.
     oversampling : float
         ``l``: the expected number of digits a round samples.
+    candidate_ids : ndarray of int64, shape (c,), optional
+    candidate_pixels : ndarray of uint8, shape (c, 784), optional
+        All candidates so far, sent only to rebuild a lost D^2.
     """
 
     seed: int
     round: int
     phi: float
     oversampling: float
+    candidate_ids: npt.NDArray[np.int64] | None = None
+    candidate_pixels: npt.NDArray[np.uint8] | None = None
+
+
+def _nearest_candidates(
+    block: DigitBlock, ids: npt.NDArray[np.int64], pixels: npt.NDArray[np.uint8]
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Each digit's D^2 to its nearest candidate and that candidate's id, ties to the smaller id.
+
+    Parameters
+    ----------
+    block : DigitBlock
+    ids : ndarray of int64, shape (m,)
+        Ascending, ``m >= 1``.
+    pixels : ndarray of uint8, shape (m, 784)
+
+    Returns
+    -------
+    (ndarray of int64, ndarray of int64), shapes (n,)
+    """
+    distances = exact_sq_distances(block.pixels, block.sq_norms, pixels)
+    # The first of equal distances: the smaller id, as the ids ascend.
+    best = np.argmin(distances, axis=1)
+    return distances[np.arange(len(block)), best], ids[best]
 
 
 def _fold_step(
@@ -112,12 +143,12 @@ def _fold_step(
     emitted: Emitted = []
     for model, order in orders.items():
         d2, nearest = previous.get(model, (None, None))
-        if len(order.ids):
-            distances = exact_sq_distances(block.pixels, block.sq_norms, order.pixels)
-            # The first of equal distances: the smaller id, as the new ids ascend.
-            best = np.argmin(distances, axis=1)
-            best_d2 = distances[np.arange(len(block)), best]
-            best_ids = order.ids[best]
+        if d2 is None and order.candidate_pixels is not None:
+            # Rebuilt from every candidate, these new ones included: the nearest by
+            # (D^2, id), as folding them round by round found it.
+            d2, nearest = _nearest_candidates(block, order.candidate_ids, order.candidate_pixels)
+        elif len(order.ids):
+            best_d2, best_ids = _nearest_candidates(block, order.ids, order.pixels)
             if d2 is None or nearest is None:
                 d2, nearest = best_d2, best_ids
             else:
@@ -137,11 +168,14 @@ def _fold_step(
 def _sample_step(
     block: DigitBlock, state: ParallelState | None, orders: Mapping[int, SampleOrder]
 ) -> tuple[ParallelState | None, Emitted]:
-    if state is None:
-        raise RuntimeError("k-means||: a sample pass found no D^2 kept")
     emitted: Emitted = []
     for model, order in orders.items():
-        d2 = state[model][0]
+        if state is not None and model in state:
+            d2 = state[model][0]
+        elif order.candidate_ids is not None and order.candidate_pixels is not None:
+            d2 = _nearest_candidates(block, order.candidate_ids, order.candidate_pixels)[0]
+        else:
+            raise RuntimeError("k-means||: a sample pass found no D^2 kept")
         uniforms = uniform_by_id(
             block.ids, order.seed, substream(STREAM_KMEANS_PARALLEL, order.round + 1, 0)
         )
@@ -179,16 +213,33 @@ class _Model:
     def __post_init__(self) -> None:
         self.patterns = set(self.candidates.values())
 
-    def fold_order(self) -> FoldOrder:
-        pixels = b"".join(self.candidates[i] for i in self.new_ids)
+    def _candidate_pixels(self, ids: list[int]) -> npt.NDArray[np.uint8]:
+        pixels = b"".join(self.candidates[i] for i in ids)
+        return np.frombuffer(pixels, dtype=np.uint8).reshape(-1, N_PIXELS)
+
+    def fold_order(self, rebuild: bool = False) -> FoldOrder:
+        """The next fold pass; with ``rebuild``, also every candidate's pixels."""
+        ids = sorted(self.candidates)
         return FoldOrder(
             np.asarray(self.new_ids, dtype=np.int64),
-            np.frombuffer(pixels, dtype=np.uint8).reshape(-1, N_PIXELS),
-            np.asarray(sorted(self.candidates), dtype=np.int64),
+            self._candidate_pixels(self.new_ids),
+            np.asarray(ids, dtype=np.int64),
+            self._candidate_pixels(ids) if rebuild else None,
         )
 
-    def sample_order(self) -> SampleOrder:
-        return SampleOrder(self.seed, self.rounds, float(self.phi), self.oversampling)
+    def sample_order(self, rebuild: bool = False) -> SampleOrder:
+        """The next sample pass; with ``rebuild``, also every candidate."""
+        if not rebuild:
+            return SampleOrder(self.seed, self.rounds, float(self.phi), self.oversampling)
+        ids = sorted(self.candidates)
+        return SampleOrder(
+            self.seed,
+            self.rounds,
+            float(self.phi),
+            self.oversampling,
+            np.asarray(ids, dtype=np.int64),
+            self._candidate_pixels(ids),
+        )
 
     def folded(self, model: int, merged: Mapping[Hashable, Any]) -> None:
         self.passes += 1
@@ -283,12 +334,34 @@ def kmeans_parallel_initialisations(
             raise RuntimeError("k-means|| models fell out of step")
         if next(iter(active.values())).sampling:
             orders: dict[int, Any] = {i: model.sample_order() for i, model in active.items()}
-            merged = dict(passes.run(_sample_step, orders, operator.add, keep_state=False))
+            rebuild: dict[int, Any] = {
+                i: model.sample_order(rebuild=True) for i, model in active.items()
+            }
+            merged = dict(
+                passes.run(
+                    _sample_step,
+                    orders,
+                    operator.add,
+                    keep_state=False,
+                    lost_state="restart",
+                    payload_without_state=rebuild,
+                )
+            )
             for i, model in active.items():
                 model.sampled(i, merged)
         else:
             orders = {i: model.fold_order() for i, model in active.items()}
-            merged = dict(passes.run(_fold_step, orders, operator.add, keep_state=True))
+            rebuild = {i: model.fold_order(rebuild=True) for i, model in active.items()}
+            merged = dict(
+                passes.run(
+                    _fold_step,
+                    orders,
+                    operator.add,
+                    keep_state=True,
+                    lost_state="restart",
+                    payload_without_state=rebuild,
+                )
+            )
             for i, model in active.items():
                 model.folded(i, merged)
     return [Initialised(model.centres(), model.passes) for model in models]

@@ -78,6 +78,9 @@ class PlusPlusOrder:
     race_step : int, optional
         Index of the centre whose races to run in every scenario; None: no races.
     trials : int
+    folded : ndarray of uint8, shape (s, 784), optional
+        Every centre folded by earlier passes; sent only when the blocks lost
+        their kept D^2 (an executor was lost), to rebuild it exactly.
     """
 
     seed: int
@@ -85,6 +88,7 @@ class PlusPlusOrder:
     candidates: npt.NDArray[np.uint8] | None
     race_step: int | None
     trials: int
+    folded: npt.NDArray[np.uint8] | None = None
 
 
 def _scenarios(block: DigitBlock, d2: npt.NDArray[np.int64], order: PlusPlusOrder) -> np.ndarray:
@@ -103,6 +107,9 @@ def _plus_plus_step(
     emitted: Emitted = []
     for model, order in orders.items():
         d2 = previous.get(model)
+        if d2 is None and order.folded is not None and len(order.folded):
+            # Exact integers: the minimum over the same centres is the D^2 that was lost.
+            d2 = exact_sq_distances(block.pixels, block.sq_norms, order.folded).min(axis=1)
         if order.fold is not None:
             to_fold = exact_sq_distances(block.pixels, block.sq_norms, order.fold[None, :])[:, 0]
             d2 = to_fold if d2 is None else np.minimum(d2, to_fold)
@@ -146,13 +153,19 @@ class _Model:
     passes: int = 1
     done: bool = False
 
-    def order(self) -> PlusPlusOrder:
+    def order(self, rebuild: bool = False) -> PlusPlusOrder:
+        """This model's part of the next pass; with ``rebuild``, also the folded centres."""
         # With candidates, this pass decides centre len(centres); without (the pass
         # that folds the first centre), none. It draws the candidates of the next
         # centre, if there is one.
         decided = len(self.centres) if self.candidates is not None else len(self.centres) - 1
         race_step = decided + 1 if decided + 1 < self.k else None
-        return PlusPlusOrder(self.seed, self.fold, self.candidates, race_step, self.trials)
+        folded = None
+        if rebuild:
+            # The centre being folded is the last one chosen; the others are in D^2.
+            done = self.centres[:-1] if self.fold is not None else self.centres
+            folded = np.stack(done) if done else np.zeros((0, N_PIXELS), dtype=np.uint8)
+        return PlusPlusOrder(self.seed, self.fold, self.candidates, race_step, self.trials, folded)
 
     def advance(self, model: int, merged: Mapping[Hashable, Any]) -> None:
         """Take the cheapest candidate and the next candidates from one pass's results."""
@@ -228,6 +241,8 @@ def kmeans_pp_initialisations(
                 {i: model.order() for i, model in active.items()},
                 _combine,
                 keep_state=True,
+                lost_state="restart",
+                payload_without_state={i: model.order(rebuild=True) for i, model in active.items()},
             )
         )
         for i, model in active.items():

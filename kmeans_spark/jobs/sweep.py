@@ -18,7 +18,10 @@ Logs go to stderr, the result to stdout: with ``--log-format text`` (the
 default) a table of the k, with ``--log-format json`` one JSON object per log
 line and the result as one JSON object, ``{"event": "result", "job": "sweep",
 "run_id": ..., "models": [{"k", "validation_error_rate", "test_error_rate",
-"iterations", "inertia"}, ...], "restarts", "passes", "seconds", "output"}``.
+"iterations", "inertia"}, ...], "restarts", "passes", "seconds", "output",
+"bad_records"}``. ``--on-bad-records skip`` and ``--max-bad-fraction`` work as in
+the train job; the rejects go to DIR/rejects/ once, the counts into sweep.json and
+every k's metrics.json.
 Exit codes: 0 success, 2 bad input or usage, 1 anything else, 130 interrupted,
 143 terminated (see :mod:`kmeans_spark.job_logging`).
 """
@@ -32,7 +35,7 @@ import sys
 from kmeans_spark.checkpoint import Checkpoint, checkpoint_dir_for
 from kmeans_spark.config import locate_config, resolve_options
 from kmeans_spark.errors import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, KMeansSparkError, UsageError
-from kmeans_spark.experiment import experiment_data, parse_k_list, train_sweep
+from kmeans_spark.experiment import parse_k_list, train_sweep
 from kmeans_spark.job_logging import (
     configure_logging,
     job_entry_point,
@@ -44,9 +47,11 @@ from kmeans_spark.job_options import (
     add_input_options,
     add_resume_option,
     add_training_options,
+    bad_record_policy,
     read_input,
     training_params,
 )
+from kmeans_spark.rejects import screened_experiment_data
 from kmeans_spark.report import write_sweep_report
 from kmeans_spark.runs import output_for_run, run_id_or_application_id
 from kmeans_spark.storage import check_output_dir
@@ -84,6 +89,7 @@ def main(argv: list[str] | None = None) -> int:
         for required in ("input", "output"):
             if not options[required]:
                 raise UsageError(f"--{required} is required (on the command line or in --config)")
+        policy = bad_record_policy(options)
         ks = parse_k_list(str(options["k"]))
         params = training_params(options, ks[0])
         from pyspark.sql import SparkSession
@@ -96,7 +102,8 @@ def main(argv: list[str] | None = None) -> int:
         # Beside the output, which appears only when published; removed after that.
         checkpoint = Checkpoint(spark, checkpoint_dir_for(target))
         dataset, sources = read_input(spark, options)
-        with experiment_data(dataset.train, dataset.test, params) as data:
+        # Under --on-bad-records skip, too many rejects stop the job here, before training.
+        with screened_experiment_data(dataset, params, policy) as (data, bad_records):
             result = train_sweep(data, params, ks, checkpoint=checkpoint, resume=options["resume"])
             held_out, held_out_name = data.held_out
             output = write_sweep(
@@ -106,6 +113,8 @@ def main(argv: list[str] | None = None) -> int:
                 options["overwrite"],
                 spark=spark,
                 run_id=run_id,
+                bad_records=bad_records.record(),
+                spark_writes=bad_records.write_rejects,
                 extra=lambda staging: write_sweep_report(
                     staging,
                     held_out,
@@ -136,6 +145,7 @@ def main(argv: list[str] | None = None) -> int:
                 "passes": result.passes,
                 "seconds": result.seconds["total"],
                 "output": str(output),
+                "bad_records": bad_records.record(),
             },
             job="sweep",
         )
@@ -147,6 +157,8 @@ def main(argv: list[str] | None = None) -> int:
             f"{_rate(experiment.test):>8} {experiment.model.iterations:>10} "
             f"{experiment.model.inertia:>12.6g}"
         )
+    if policy.skips:
+        print(bad_records.describe())
     print(
         f"{len(result.experiments)} k x {params.n_init} restarts in {result.passes} passes, "
         f"{result.seconds['total']:.1f} s; written to {output}"

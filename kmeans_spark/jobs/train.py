@@ -15,8 +15,14 @@ Logs go to stderr, the result to stdout: with ``--log-format text`` (the
 default) a few human-readable lines, with ``--log-format json`` one JSON object
 per log line and the result as one JSON object, ``{"event": "result", "job":
 "train", "run_id": ..., "k", "iterations", "converged", "inertia",
-"restart_inertias", "kept_seed", "validation", "test", "output"}`` (validation and
-test: ``{"error_rate", "errors", "size"}`` or null).
+"restart_inertias", "kept_seed", "validation", "test", "output", "bad_records"}``
+(validation and test: ``{"error_rate", "errors", "size"}`` or null; bad_records as
+in metrics.json).
+
+``--on-bad-records skip`` leaves malformed records out (each digit keeps its
+id), writes them to DIR/rejects/ and counts them in metrics.json; the job still
+fails, before training, when more than ``--max-bad-fraction`` of the training or
+of the test records is bad (see :mod:`kmeans_spark.rejects`, docs/bad-input.md).
 Exit codes: 0 success, 2 bad input or usage, 1 anything else, 130 interrupted,
 143 terminated (see :mod:`kmeans_spark.job_logging`).
 """
@@ -31,7 +37,7 @@ from kmeans_spark.checkpoint import Checkpoint, checkpoint_dir_for
 from kmeans_spark.config import locate_config, resolve_options
 from kmeans_spark.errors import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, KMeansSparkError, UsageError
 from kmeans_spark.evaluation import Evaluation
-from kmeans_spark.experiment import ExperimentResult, experiment_data, train_sweep
+from kmeans_spark.experiment import ExperimentResult, train_sweep
 from kmeans_spark.job_logging import (
     configure_logging,
     job_entry_point,
@@ -43,10 +49,12 @@ from kmeans_spark.job_options import (
     add_input_options,
     add_resume_option,
     add_training_options,
+    bad_record_policy,
     read_input,
     training_params,
 )
 from kmeans_spark.model_io import load_centroids, write_model
+from kmeans_spark.rejects import screened_experiment_data
 from kmeans_spark.report import write_model_report
 from kmeans_spark.runs import output_for_run, run_id_or_application_id
 from kmeans_spark.storage import check_output_dir
@@ -86,6 +94,7 @@ def main(argv: list[str] | None = None) -> int:
         for required in ("input", "output"):
             if not options[required]:
                 raise UsageError(f"--{required} is required (on the command line or in --config)")
+        policy = bad_record_policy(options)
         from pyspark.sql import SparkSession
 
         # Started before the checks: Hadoop, in Spark's JVM, answers for the output
@@ -103,7 +112,8 @@ def main(argv: list[str] | None = None) -> int:
         )
         params = training_params(options, options["k"], init)
         dataset, sources = read_input(spark, options)
-        with experiment_data(dataset.train, dataset.test, params) as data:
+        # Under --on-bad-records skip, too many rejects stop the job here, before training.
+        with screened_experiment_data(dataset, params, policy) as (data, bad_records):
             (result,) = train_sweep(
                 data, params, [params.k], checkpoint=checkpoint, resume=options["resume"]
             ).experiments
@@ -115,6 +125,8 @@ def main(argv: list[str] | None = None) -> int:
                 options["overwrite"],
                 spark=spark,
                 run_id=run_id,
+                bad_records=bad_records.record(),
+                spark_writes=bad_records.write_rejects,
                 extra=lambda staging: write_model_report(
                     staging,
                     held_out,
@@ -141,6 +153,7 @@ def main(argv: list[str] | None = None) -> int:
                 "validation": _evaluation_fields(result.validation),
                 "test": _evaluation_fields(result.test),
                 "output": str(output),
+                "bad_records": bad_records.record(),
             },
             job="train",
         )
@@ -161,6 +174,8 @@ def main(argv: list[str] | None = None) -> int:
                 f"{name} error rate: {evaluation.error_rate:.4f} "
                 f"({evaluation.errors} of {evaluation.size} digits)"
             )
+    if policy.skips:
+        print(bad_records.describe())
     print(f"model written to {output}")
     return EXIT_OK
 

@@ -13,6 +13,13 @@ in the tasks, when the rows are evaluated; wrap the action in
 :func:`~kmeans_spark.errors.raise_input_errors` to get the same InputError on the
 driver. :func:`read_digits` does that for you by default.
 
+Bad records (``bad_records`` of :func:`read_dataset`, see :mod:`.records`):
+``"fail"`` raises at the first one, as above; ``"skip"`` leaves them out of the
+rows, every good digit keeping its id, and gives them as a second RDD of
+:class:`~.records.Reject` (same message, in parts). Both RDDs are views of one
+parse, so each action on either reads the input again. Faults of a whole file
+fail under either policy.
+
 Formats and their rules are documented in the module of each:
 :mod:`.idx`, :mod:`.jsonlines`, :mod:`.csv`, :mod:`.parquet`; record checks and
 the message format in :mod:`.records`.
@@ -31,13 +38,26 @@ from kmeans_spark.readers.csv import read_csv_rows
 from kmeans_spark.readers.idx import is_labels_name, labels_beside, read_idx_rows
 from kmeans_spark.readers.jsonlines import read_jsonl_rows
 from kmeans_spark.readers.parquet import read_parquet_rows
-from kmeans_spark.readers.records import Row, file_error, no_digits_error
+from kmeans_spark.readers.records import (
+    BAD_RECORD_POLICIES,
+    FAIL,
+    SKIP,
+    Reject,
+    Row,
+    file_error,
+    is_skip_policy,
+    no_digits_error,
+)
 from kmeans_spark.schema import DIGITS_SCHEMA
 
 __all__ = [
+    "BAD_RECORD_POLICIES",
+    "FAIL",
     "FORMATS",
     "MNIST_DIR",
+    "SKIP",
     "Dataset",
+    "Reject",
     "Row",
     "detect_format",
     "read_dataset",
@@ -78,12 +98,46 @@ class Dataset:
         The official test set of an MNIST directory, or the ``test_path`` input.
     train_source, test_source : str, str or None
         Human-readable description of where each came from, for logs and reports.
+    train_rejects, test_rejects : RDD of Reject or None
+        Under the ``"skip"`` policy, the bad records of each input (None under
+        ``"fail"``, and for no test set).
+    bad_records : {"fail", "skip"}
+        The policy the inputs were read with.
     """
 
     train: RDD[Row]
     test: RDD[Row] | None
     train_source: str
     test_source: str | None
+    train_rejects: RDD[Reject] | None = None
+    test_rejects: RDD[Reject] | None = None
+    bad_records: str = FAIL
+
+
+@dataclass(frozen=True)
+class _Input:
+    """One input read: its good rows, its rejects (skip policy only) and its description."""
+
+    rows: RDD[Row]
+    rejects: RDD[Reject] | None
+    source: str
+
+
+def _is_reject(item: Row | Reject) -> bool:
+    return isinstance(item, Reject)
+
+
+def _is_row(item: Row | Reject) -> bool:
+    return not isinstance(item, Reject)
+
+
+def _input(tagged: RDD[Row | Reject], source: str, skip_bad: bool) -> _Input:
+    """Split a reader's output into rows and rejects (only the skip policy yields rejects)."""
+    if not skip_bad:
+        return _Input(tagged, None, source)  # type: ignore[arg-type]  # rows only
+    rows: RDD[Row] = tagged.filter(_is_row)  # type: ignore[assignment]
+    rejects: RDD[Reject] = tagged.filter(_is_reject)  # type: ignore[assignment]
+    return _Input(rows, rejects, source)
 
 
 def detect_format(spark: SparkSession, path: str) -> str:
@@ -186,13 +240,13 @@ def read_rows(
         readable, unknown format, ``labels_path`` given for a non-IDX input,
         incomplete MNIST directory, empty file, wrong Parquet columns.
     """
-    return _read(spark, path, fmt, labels_path)[0]
+    return _read(spark, path, fmt, labels_path, skip_bad=False).rows
 
 
 def _read(
-    spark: SparkSession, path: str, fmt: str | None, labels_path: str | None
-) -> tuple[RDD[Row], str]:
-    """:func:`read_rows`, also returning a description of the source."""
+    spark: SparkSession, path: str, fmt: str | None, labels_path: str | None, skip_bad: bool
+) -> _Input:
+    """:func:`read_rows` under either policy, also returning a description of the source."""
     paths.require_readable(spark, path)
     fmt = detect_format(spark, path) if fmt is None else fmt
     if fmt not in (*FORMATS, MNIST_DIR):
@@ -201,15 +255,15 @@ def _read(
         raise file_error(path, f"labels_path is only for IDX images, not {fmt} input")
     if fmt == MNIST_DIR:
         files = _mnist_files(spark, path)
-        return _read_idx(spark, files["train_images"], files["train_labels"])
+        return _read_idx(spark, files["train_images"], files["train_labels"], skip_bad)
     if fmt == "parquet":
-        return read_parquet_rows(spark, path), path
+        return _input(read_parquet_rows(spark, path, skip_bad), path, skip_bad)
     _require_nonempty_file(spark, path, fmt)
     if fmt == "idx":
-        return _read_idx(spark, path, labels_path or _labels_of(spark, path))
+        return _read_idx(spark, path, labels_path or _labels_of(spark, path), skip_bad)
     if fmt == "jsonl":
-        return read_jsonl_rows(spark, path), path
-    return read_csv_rows(spark, path), path
+        return _input(read_jsonl_rows(spark, path, skip_bad), path, skip_bad)
+    return _input(read_csv_rows(spark, path, skip_bad), path, skip_bad)
 
 
 def _require_nonempty_file(spark: SparkSession, path: str, fmt: str) -> None:
@@ -230,14 +284,15 @@ def _labels_of(spark: SparkSession, images_path: str) -> str | None:
 
 
 def _read_idx(
-    spark: SparkSession, images_path: str, labels_path: str | None
-) -> tuple[RDD[Row], str]:
+    spark: SparkSession, images_path: str, labels_path: str | None, skip_bad: bool
+) -> _Input:
     if labels_path is None:
-        return read_idx_rows(spark, images_path, None), f"{images_path} (unlabelled)"
+        rows = read_idx_rows(spark, images_path, None, skip_bad)
+        return _input(rows, f"{images_path} (unlabelled)", skip_bad)
     paths.require_readable(spark, labels_path)
     _require_nonempty_file(spark, labels_path, "idx")
     source = f"{images_path} (labels: {labels_path})"
-    return read_idx_rows(spark, images_path, labels_path), source
+    return _input(read_idx_rows(spark, images_path, labels_path, skip_bad), source, skip_bad)
 
 
 def read_digits(
@@ -278,6 +333,7 @@ def read_dataset(
     fmt: str | None = None,
     labels_path: str | None = None,
     test_path: str | None = None,
+    bad_records: str = FAIL,
 ) -> Dataset:
     """Training digits and, when there is one, a test set.
 
@@ -292,6 +348,11 @@ def read_dataset(
     test_path : str, optional
         A test input in any format (detected from its name); not allowed with an
         MNIST directory, which brings its own test set.
+    bad_records : {"fail", "skip"}, default "fail"
+        What a bad record does, in either input: raise InputError in the task
+        that meets it, or become a Reject (``Dataset.train_rejects`` and
+        ``test_rejects``) while the good rows keep their ids. File-level faults
+        raise under both.
 
     Returns
     -------
@@ -301,7 +362,10 @@ def read_dataset(
     ------
     InputError
         As for :func:`read_rows`, for either input.
+    UsageError
+        An unknown ``bad_records``.
     """
+    skip_bad = is_skip_policy(bad_records)
     paths.require_readable(spark, path)
     fmt = detect_format(spark, path) if fmt is None else fmt
     if fmt == MNIST_DIR:
@@ -312,11 +376,17 @@ def read_dataset(
                 "do not also pass labels_path or test_path",
             )
         files = _mnist_files(spark, path)
-        train, train_source = _read_idx(spark, files["train_images"], files["train_labels"])
-        test, test_source = _read_idx(spark, files["test_images"], files["test_labels"])
-        return Dataset(train, test, train_source, test_source)
-    train, train_source = _read(spark, path, fmt, labels_path)
-    if test_path is None:
-        return Dataset(train, None, train_source, None)
-    test, test_source = _read(spark, test_path, None, None)
-    return Dataset(train, test, train_source, test_source)
+        train = _read_idx(spark, files["train_images"], files["train_labels"], skip_bad)
+        test: _Input | None = _read_idx(spark, files["test_images"], files["test_labels"], skip_bad)
+    else:
+        train = _read(spark, path, fmt, labels_path, skip_bad)
+        test = None if test_path is None else _read(spark, test_path, None, None, skip_bad)
+    return Dataset(
+        train.rows,
+        None if test is None else test.rows,
+        train.source,
+        None if test is None else test.source,
+        train.rejects,
+        None if test is None else test.rejects,
+        bad_records,
+    )

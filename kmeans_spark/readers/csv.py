@@ -11,7 +11,9 @@ A header must still have 785 columns.
 
 Ids count data lines from 0 (the header is not a digit); messages name the line
 as it is numbered in the file, from 1, header included. Blank lines follow
-:mod:`kmeans_spark.readers.lines`.
+:mod:`kmeans_spark.readers.lines`. Under the ``"skip"`` policy a bad line (a
+misplaced blank one included) becomes a :class:`~.records.Reject` holding the
+line's text; a header of the wrong width still fails the whole file.
 """
 
 from __future__ import annotations
@@ -24,9 +26,16 @@ import numpy.typing as npt
 from pyspark import RDD
 from pyspark.sql import SparkSession
 
-from kmeans_spark.readers.lines import NumberedLine, first_line, numbered_lines
+from kmeans_spark.readers.lines import (
+    BLANK_LINE_REASON,
+    NumberedLine,
+    first_line,
+    is_blank,
+    numbered_lines,
+)
 from kmeans_spark.readers.records import (
     BadRecord,
+    Reject,
     Row,
     file_error,
     first_pixel_out_of_range,
@@ -42,7 +51,7 @@ FIRST_PIXEL_COLUMN = 2
 """1-based column of pixel 0: the label is column 1."""
 
 
-def read_csv_rows(spark: SparkSession, path: str) -> RDD[Row]:
+def read_csv_rows(spark: SparkSession, path: str, skip_bad: bool = False) -> RDD[Row | Reject]:
     """Digits of a CSV file, parsed lazily by Spark tasks.
 
     Looking for a header needs the first line, so this runs one small Spark job
@@ -53,12 +62,14 @@ def read_csv_rows(spark: SparkSession, path: str) -> RDD[Row]:
     spark : SparkSession
     path : str
         One CSV file, plain or ``.gz``.
+    skip_bad : bool, default False
+        Yield a Reject for a bad line instead of raising (the ``"skip"`` policy).
 
     Returns
     -------
-    RDD of (int, int or None, bytes)
+    RDD of (int, int or None, bytes), and Reject when ``skip_bad``
         ``(data line index, label, 784 pixel bytes)``; evaluating it raises
-        InputError at the first malformed line.
+        InputError at the first malformed line, unless ``skip_bad``.
 
     Raises
     ------
@@ -75,8 +86,9 @@ def read_csv_rows(spark: SparkSession, path: str) -> RDD[Row]:
             raise file_error(
                 path, f"header has {n_columns} columns, expected {N_FIELDS} (label and pixels)"
             )
-    parse = partial(digits_of_lines, source=path, header_lines=header_lines)
-    return numbered_lines(spark, path).mapPartitions(parse, preservesPartitioning=True)
+    parse = partial(digits_of_lines, source=path, header_lines=header_lines, skip_bad=skip_bad)
+    lines = numbered_lines(spark, path, keep_misplaced_blanks=skip_bad)
+    return lines.mapPartitions(parse, preservesPartitioning=True)
 
 
 def is_header(first_line: str) -> bool:
@@ -91,24 +103,32 @@ def is_header(first_line: str) -> bool:
     return False
 
 
-def digits_of_lines(lines: Iterable[NumberedLine], source: str, header_lines: int) -> Iterator[Row]:
+def digits_of_lines(
+    lines: Iterable[NumberedLine], source: str, header_lines: int, skip_bad: bool = False
+) -> Iterator[Row | Reject]:
     """Parse one partition of numbered lines into rows (what each Spark task runs).
 
     ``header_lines`` (0 or 1) lines at the top of the file are skipped and not
-    counted in ids.
+    counted in ids. With ``skip_bad``, a malformed line (a blank one included)
+    is yielded as a :class:`~.records.Reject` instead.
 
     Raises
     ------
     InputError
-        ``"<source>: line <n>: <reason>"`` for the first malformed line.
+        ``"<source>: line <n>: <reason>"`` for the first malformed line, unless ``skip_bad``.
     """
     for index, line in lines:
         if index < header_lines:
             continue
         try:
+            if is_blank(line):
+                raise BadRecord(BLANK_LINE_REASON)
             label, pixels = digit_from_csv(line)
         except BadRecord as exc:
-            raise record_error(source, "line", index + 1, exc.reason) from None
+            if not skip_bad:
+                raise record_error(source, "line", index + 1, exc.reason) from None
+            yield Reject(source, "line", index + 1, exc.reason, line)
+            continue
         yield index - header_lines, label, pixels
 
 

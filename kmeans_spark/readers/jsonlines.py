@@ -4,7 +4,9 @@ Keys may come in any order; keys other than ``label`` and ``data`` are ignored
 so that files carrying extra metadata still read. ``label`` may be absent or
 ``null`` (an unlabelled digit). The file may be plain or gzip-compressed; blank
 lines follow :mod:`kmeans_spark.readers.lines` (only a blank last line is allowed).
-A digit's id is its 0-based line index.
+A digit's id is its 0-based line index. Under the ``"skip"`` policy a bad line
+(a misplaced blank one included) becomes a :class:`~.records.Reject` holding
+the line's text.
 """
 
 from __future__ import annotations
@@ -18,9 +20,10 @@ from functools import partial
 from pyspark import RDD
 from pyspark.sql import SparkSession
 
-from kmeans_spark.readers.lines import NumberedLine, numbered_lines
+from kmeans_spark.readers.lines import BLANK_LINE_REASON, NumberedLine, is_blank, numbered_lines
 from kmeans_spark.readers.records import (
     BadRecord,
+    Reject,
     Row,
     check_label,
     check_pixel_count,
@@ -38,7 +41,7 @@ _JSON_TYPE_NAMES = {
 }
 
 
-def read_jsonl_rows(spark: SparkSession, path: str) -> RDD[Row]:
+def read_jsonl_rows(spark: SparkSession, path: str, skip_bad: bool = False) -> RDD[Row | Reject]:
     """Digits of a JSON-lines file, parsed lazily by Spark tasks.
 
     Parameters
@@ -46,30 +49,43 @@ def read_jsonl_rows(spark: SparkSession, path: str) -> RDD[Row]:
     spark : SparkSession
     path : str
         One JSON-lines file, plain or ``.gz``.
+    skip_bad : bool, default False
+        Yield a Reject for a bad line instead of raising (the ``"skip"`` policy).
 
     Returns
     -------
-    RDD of (int, int or None, bytes)
+    RDD of (int, int or None, bytes), and Reject when ``skip_bad``
         ``(line index, label, 784 pixel bytes)``; evaluating it raises InputError
-        at the first malformed line.
+        at the first malformed line, unless ``skip_bad``.
     """
-    parse = partial(digits_of_lines, source=path)
-    return numbered_lines(spark, path).mapPartitions(parse, preservesPartitioning=True)
+    parse = partial(digits_of_lines, source=path, skip_bad=skip_bad)
+    lines = numbered_lines(spark, path, keep_misplaced_blanks=skip_bad)
+    return lines.mapPartitions(parse, preservesPartitioning=True)
 
 
-def digits_of_lines(lines: Iterable[NumberedLine], source: str) -> Iterator[Row]:
+def digits_of_lines(
+    lines: Iterable[NumberedLine], source: str, skip_bad: bool = False
+) -> Iterator[Row | Reject]:
     """Parse one partition of numbered lines into rows (what each Spark task runs).
+
+    With ``skip_bad``, a malformed line (a blank one included) is yielded as a
+    :class:`~.records.Reject` instead.
 
     Raises
     ------
     InputError
-        ``"<source>: line <n>: <reason>"`` for the first malformed line.
+        ``"<source>: line <n>: <reason>"`` for the first malformed line, unless ``skip_bad``.
     """
     for index, line in lines:
         try:
+            if is_blank(line):
+                raise BadRecord(BLANK_LINE_REASON)
             label, pixels = digit_from_json(line)
         except BadRecord as exc:
-            raise record_error(source, "line", index + 1, exc.reason) from None
+            if not skip_bad:
+                raise record_error(source, "line", index + 1, exc.reason) from None
+            yield Reject(source, "line", index + 1, exc.reason, line)
+            continue
         yield index, label, pixels
 
 

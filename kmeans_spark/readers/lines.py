@@ -10,7 +10,10 @@ Blank-line policy (a line that is empty or only whitespace):
   ``echo >>`` easily leave one extra newline, and it carries no digit;
 * a blank line **anywhere else** is an InputError. Skipping it would shift every
   later id away from its line, and a gap in the middle of a data file usually
-  means it was cut or concatenated wrongly.
+  means it was cut or concatenated wrongly. Under the ``"skip"`` bad-record
+  policy it is a bad record like any other (``keep_misplaced_blanks``: the
+  line is passed on, and the parser rejects it with :data:`BLANK_LINE_REASON`);
+  ids, being line indices, do not shift.
 
 A final newline (``...}\\n``) is not a blank line at all: Hadoop's line reader
 does not report an empty line after it.
@@ -39,8 +42,17 @@ from kmeans_spark.readers.records import file_error, record_error
 NumberedLine = tuple[int, str]
 """``(0-based line index, line text)``."""
 
+BLANK_LINE_REASON = "blank line (only the last line of the file may be blank)"
 
-def numbered_lines(spark: SparkSession, path: str) -> RDD[NumberedLine]:
+
+def is_blank(line: str) -> bool:
+    """Whether ``line`` is empty or only whitespace (``str.strip`` would leave nothing)."""
+    return not line or line.isspace()
+
+
+def numbered_lines(
+    spark: SparkSession, path: str, keep_misplaced_blanks: bool = False
+) -> RDD[NumberedLine]:
     """The non-blank lines of the text file ``path`` with their 0-based index.
 
     Lazy, but ``zipWithIndex`` runs one job to count the lines of every
@@ -51,22 +63,36 @@ def numbered_lines(spark: SparkSession, path: str) -> RDD[NumberedLine]:
     spark : SparkSession
     path : str
         A single text file, plain or gzip-compressed.
+    keep_misplaced_blanks : bool, default False
+        Pass a blank line that is not the last line on, for the parser to reject
+        (the ``"skip"`` policy), rather than raise InputError.
 
     Returns
     -------
     RDD of (int, str)
         ``(index, line)`` for every line but a blank last one, in file order.
-        Evaluating it raises InputError at the first misplaced blank line.
+        Evaluating it raises InputError at the first misplaced blank line,
+        unless ``keep_misplaced_blanks``.
     """
     if is_gzip_name(path):
         # One partition, so it is also the last: no counting job is needed.
-        drop_final_blank = partial(_without_final_blank, last_partition=0, source=path)
+        drop_final_blank = partial(
+            _without_final_blank,
+            last_partition=0,
+            source=path,
+            keep_misplaced=keep_misplaced_blanks,
+        )
         return _gzip_lines(spark, path).mapPartitionsWithIndex(
             drop_final_blank, preservesPartitioning=True
         )
     lines = spark.sparkContext.textFile(path)
     last_partition = lines.getNumPartitions() - 1
-    drop_blanks = partial(_without_final_blank, last_partition=last_partition, source=path)
+    drop_blanks = partial(
+        _without_final_blank,
+        last_partition=last_partition,
+        source=path,
+        keep_misplaced=keep_misplaced_blanks,
+    )
     return lines.zipWithIndex().mapPartitionsWithIndex(drop_blanks, preservesPartitioning=True)
 
 
@@ -121,26 +147,31 @@ def _without_final_blank(
     pairs: Iterable[tuple[str, int]],
     last_partition: int,
     source: str,
+    keep_misplaced: bool = False,
 ) -> Iterator[NumberedLine]:
     """Yield ``(index, line)`` for the lines of one partition, enforcing the blank policy.
 
     A blank line is held back until we know whether anything follows it: another
     line in this partition, or (as far as one task can tell) any later partition.
-    Only the last partition can hold the last line of the file.
+    Only the last partition can hold the last line of the file. A misplaced one
+    raises InputError, or with ``keep_misplaced`` is yielded like any line.
     """
-    blank_index: int | None = None
+    blank: NumberedLine | None = None
     for line, index in pairs:
-        if blank_index is not None:
-            raise _misplaced_blank(source, blank_index)
-        if line.strip():
-            yield index, line
+        if blank is not None:
+            if not keep_misplaced:
+                raise _misplaced_blank(source, blank[0])
+            yield blank
+            blank = None
+        if is_blank(line):
+            blank = index, line
         else:
-            blank_index = index
-    if blank_index is not None and partition != last_partition:
-        raise _misplaced_blank(source, blank_index)
+            yield index, line
+    if blank is not None and partition != last_partition:
+        if not keep_misplaced:
+            raise _misplaced_blank(source, blank[0])
+        yield blank
 
 
 def _misplaced_blank(source: str, index: int) -> Exception:
-    return record_error(
-        source, "line", index + 1, "blank line (only the last line of the file may be blank)"
-    )
+    return record_error(source, "line", index + 1, BLANK_LINE_REASON)

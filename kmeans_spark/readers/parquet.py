@@ -17,6 +17,10 @@ would not follow name order; instead each row's file and row index come from the
 ``_metadata`` column, and one small job counts the rows of every file to turn
 those into global positions. That job reads only Parquet footers, and finds an
 input with no rows before anything else runs.
+
+Under the ``"skip"`` policy a bad record (a null, a wrong number of pixels, a
+value out of range) becomes a :class:`~.records.Reject` naming its part file
+and row (``raw`` None: the reason quotes the value); schema faults still fail.
 """
 
 from __future__ import annotations
@@ -44,6 +48,7 @@ from pyspark.sql.types import (
 from kmeans_spark.readers import paths
 from kmeans_spark.readers.records import (
     BadRecord,
+    Reject,
     Row,
     check_label,
     check_pixel_count,
@@ -58,7 +63,7 @@ LocatedRecord = tuple[str, int, object, object]
 """``(file URI, row index in file, label, pixels)`` as the located DataFrame yields it."""
 
 
-def read_parquet_rows(spark: SparkSession, path: str) -> RDD[Row]:
+def read_parquet_rows(spark: SparkSession, path: str, skip_bad: bool = False) -> RDD[Row | Reject]:
     """Digits of a Parquet file or directory; records are checked lazily by Spark tasks.
 
     Parameters
@@ -66,12 +71,14 @@ def read_parquet_rows(spark: SparkSession, path: str) -> RDD[Row]:
     spark : SparkSession
     path : str
         A Parquet file or a directory of Parquet part files.
+    skip_bad : bool, default False
+        Yield a Reject for a bad record instead of raising (the ``"skip"`` policy).
 
     Returns
     -------
-    RDD of (int, int or None, bytes)
+    RDD of (int, int or None, bytes), and Reject when ``skip_bad``
         ``(position, label, 784 pixel bytes)``, in no particular order; evaluating
-        it raises InputError at the first bad record.
+        it raises InputError at the first bad record, unless ``skip_bad``.
 
     Raises
     ------
@@ -87,7 +94,11 @@ def read_parquet_rows(spark: SparkSession, path: str) -> RDD[Row]:
         F.col("_metadata.file_path"), F.col("_metadata.row_index"), label, F.col("pixels")
     )
     convert = partial(
-        _digit_of_record, offsets=offsets, sources=sources, pixels_are_binary=pixels_are_binary
+        _digit_of_record,
+        offsets=offsets,
+        sources=sources,
+        pixels_are_binary=pixels_are_binary,
+        skip_bad=skip_bad,
     )
     return located.rdd.map(convert)
 
@@ -175,7 +186,8 @@ def _digit_of_record(
     offsets: dict[str, int],
     sources: dict[str, str],
     pixels_are_binary: bool,
-) -> Row:
+    skip_bad: bool = False,
+) -> Row | Reject:
     file_uri, row_index, label, pixels = record
     try:
         checked_label = check_label(label)
@@ -184,6 +196,8 @@ def _digit_of_record(
         else:
             checked_pixels = _pixels_from_array(pixels)
     except BadRecord as exc:
+        if skip_bad:
+            return Reject(sources[file_uri], "record", row_index, exc.reason)
         raise record_error(sources[file_uri], "record", row_index, exc.reason) from None
     return offsets[file_uri] + row_index, checked_label, checked_pixels
 

@@ -13,14 +13,22 @@ with :func:`record_error`. Every message has the one-line shape::
 Numbering: ``line n`` counts from 1, as editors and ``sed -n 'np'`` do;
 ``record n`` (binary formats) counts from 0 within its file, like numpy indices
 and, for a single input file, exactly the digit's ``id``.
+
+Policies (:data:`BAD_RECORD_POLICIES`): under ``"fail"`` (the default) the
+first bad record raises that InputError in its task; under ``"skip"`` the
+readers yield a :class:`Reject` in its place instead, carrying the same message
+in parts, and every good record keeps its id. Faults of a whole file (corrupt
+gzip, a bad header, counts that disagree, wrong columns) raise under both.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import numpy.typing as npt
 
-from kmeans_spark.errors import InputError
+from kmeans_spark.errors import InputError, UsageError
 from kmeans_spark.schema import MAX_PIXEL, N_CLASSES, N_PIXELS
 
 Row = tuple[int, int | None, bytes]
@@ -28,6 +36,12 @@ Row = tuple[int, int | None, bytes]
 
 LABEL_RANGE = f"0..{N_CLASSES - 1}"
 PIXEL_RANGE = f"0..{MAX_PIXEL}"
+
+FAIL = "fail"
+"""Bad-record policy: the first bad record stops the job (InputError)."""
+SKIP = "skip"
+"""Bad-record policy: a bad record becomes a :class:`Reject`; reading goes on."""
+BAD_RECORD_POLICIES = (FAIL, SKIP)
 
 
 class BadRecord(Exception):
@@ -52,9 +66,70 @@ def file_error(source: str, reason: str) -> InputError:
     return InputError(one_line(f"{source}: {reason}"))
 
 
+def record_message(source: str, record_word: str, number: int, reason: str) -> str:
+    """``"<source>: <record_word> <number>: <reason>"`` on one line."""
+    return one_line(f"{source}: {record_word} {number}: {reason}")
+
+
 def record_error(source: str, record_word: str, number: int, reason: str) -> InputError:
     """InputError about one record: ``"<source>: <record_word> <number>: <reason>"``."""
-    return InputError(one_line(f"{source}: {record_word} {number}: {reason}"))
+    return InputError(record_message(source, record_word, number, reason))
+
+
+@dataclass(frozen=True)
+class Reject:
+    """A record the ``"skip"`` policy left out, and why.
+
+    Attributes
+    ----------
+    source : str
+        The file holding it, as the fail policy's message names it.
+    record_word : {"line", "record"}
+        ``line`` for text formats (numbered from 1), ``record`` for binary ones
+        (from 0 within the file).
+    number : int
+    reason : str
+        What the fail policy's message says after the record.
+    raw : str or None
+        The line as read (JSON lines, CSV); None for binary formats, whose
+        reason quotes the offending value.
+    """
+
+    source: str
+    record_word: str
+    number: int
+    reason: str
+    raw: str | None = None
+
+    @property
+    def record(self) -> str:
+        """Where in ``source``: ``"line 3"``, ``"record 4"``."""
+        return f"{self.record_word} {self.number}"
+
+    @property
+    def message(self) -> str:
+        """The one-line message the fail policy would have stopped with."""
+        return record_message(self.source, self.record_word, self.number, self.reason)
+
+
+def is_skip_policy(bad_records: str) -> bool:
+    """Whether the policy ``bad_records`` (one of :data:`BAD_RECORD_POLICIES`) skips.
+
+    Returns
+    -------
+    bool
+        True for ``"skip"``, False for ``"fail"``.
+
+    Raises
+    ------
+    UsageError
+        Any other value.
+    """
+    if bad_records not in BAD_RECORD_POLICIES:
+        raise UsageError(
+            f"bad_records must be one of {', '.join(BAD_RECORD_POLICIES)}, got {bad_records!r}"
+        )
+    return bad_records == SKIP
 
 
 def no_digits_error(source: str) -> InputError:
