@@ -208,6 +208,9 @@ class ExperimentResult:
     data: DataSummary
     seconds: dict[str, float]
     restarts: list[Restart] = field(default_factory=list)
+    variant: dict[str, Any] | None = None
+    """``{"algorithm", "preprocess", "per_class"}`` of a k-means variant
+    (:mod:`kmeans_spark.variants`); None for plain k-means of raw pixels."""
 
     @property
     def initial_inertia(self) -> float:

@@ -20,6 +20,7 @@ from kmeans_spark.experiment import TrainParams
 from kmeans_spark.init import INIT_METHODS, INIT_RANDOM
 from kmeans_spark.job_logging import LOG_FORMATS, LOG_LEVELS
 from kmeans_spark.lloyd import EMPTY_CLUSTER_POLICIES, EMPTY_FARTHEST
+from kmeans_spark.preprocess import parse_preprocess
 from kmeans_spark.readers import BAD_RECORD_POLICIES, FAIL, FORMATS, Dataset, read_dataset
 from kmeans_spark.rejects import (
     DEFAULT_MAX_BAD_FRACTION,
@@ -27,6 +28,7 @@ from kmeans_spark.rejects import (
     validate_max_bad_fraction,
 )
 from kmeans_spark.split import SPLIT_HEAD, SPLIT_METHODS
+from kmeans_spark.variants import ALGORITHMS, KMEANS, VariantParams
 
 TRAINING_DEFAULTS: dict[str, Any] = {
     "seed": 1,
@@ -45,6 +47,8 @@ TRAINING_DEFAULTS: dict[str, Any] = {
     "gallery_label": 9,
     "on_bad_records": FAIL,
     "max_bad_fraction": DEFAULT_MAX_BAD_FRACTION,
+    "algorithm": KMEANS,
+    "preprocess": "",
 }
 
 # Run ids may become part of output paths (``--output runs/{run_id}``): no "/", no "." or
@@ -191,6 +195,44 @@ def add_training_options(parser: argparse.ArgumentParser) -> None:
         help="'head': the first share, as the walkthrough; 'random': seeded",
     )
     parser.add_argument("--partitions", type=int, help="number of data partitions")
+
+
+def add_variant_options(parser: argparse.ArgumentParser, per_class_help: str) -> None:
+    """``--algorithm``, ``--preprocess`` and ``--per-class`` (see :mod:`kmeans_spark.variants`)."""
+    parser.add_argument(
+        "--algorithm",
+        choices=ALGORITHMS,
+        help="k-means (default), k-medians (L1, per-pixel medians) or spherical (cosine)",
+    )
+    parser.add_argument(
+        "--preprocess",
+        metavar="STEPS",
+        help="comma-separated steps applied to every digit on the executors: "
+        "deskew (moment-based shear), normalize (unit length); e.g. deskew,normalize",
+    )
+    parser.add_argument("--per-class", metavar="K", help=per_class_help)
+
+
+def parse_per_class(value: object) -> int | None:
+    """``--per-class K`` of the train job: a positive integer, or None when not given."""
+    if value is None:
+        return None
+    try:
+        count = int(str(value))
+    except ValueError:
+        raise UsageError(f"--per-class must be a positive integer, got {value!r}") from None
+    if count < 1 or isinstance(value, bool):
+        raise UsageError(f"--per-class must be a positive integer, got {value!r}")
+    return count
+
+
+def variant_params(options: dict[str, Any], per_class: bool) -> VariantParams:
+    """:class:`~kmeans_spark.variants.VariantParams` from resolved options."""
+    return VariantParams(
+        algorithm=options["algorithm"],
+        preprocess=parse_preprocess(options["preprocess"]),
+        per_class=per_class,
+    )
 
 
 def add_resume_option(parser: argparse.ArgumentParser) -> None:

@@ -116,6 +116,7 @@ def metrics_record(
     record: dict[str, Any] = {
         "run_id": run_id,
         "k": params.k,
+        "variant": variant_record(result),
         "seed": params.seed,
         "init": params.init_name,
         "n_init": params.n_init,
@@ -143,6 +144,18 @@ def metrics_record(
     return record
 
 
+PLAIN_VARIANT: dict[str, Any] = {"algorithm": "k-means", "preprocess": [], "per_class": False}
+"""The ``variant`` of plain k-means of raw pixels (and of models written before variants)."""
+
+
+def variant_record(result: ExperimentResult) -> dict[str, Any]:
+    """``{"algorithm", "preprocess", "per_class"}``: how the model's features and centres are made.
+
+    ``per_class`` models hold ``k`` centres per class, in class order.
+    """
+    return dict(result.variant) if result.variant is not None else dict(PLAIN_VARIANT)
+
+
 def model_record(
     result: ExperimentResult, sources: dict[str, str | None], *, run_id: str
 ) -> dict[str, Any]:
@@ -155,6 +168,7 @@ def model_record(
         "k": params.k,
         "n_features": N_PIXELS,
         "centroid_labels": result.centroid_labels.tolist(),
+        "variant": variant_record(result),
         "params": {
             "seed": params.seed,
             "max_iter": params.max_iter,

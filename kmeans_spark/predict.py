@@ -20,6 +20,7 @@ distance    double  no         Euclidean distance to that centroid
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -32,8 +33,12 @@ from kmeans_spark.blocks import DigitBlock, DigitBlocks, Row
 from kmeans_spark.distances import PreparedCentroids, assign_nearest, sq_distances_to_assigned
 from kmeans_spark.errors import UsageError
 from kmeans_spark.evaluation import Evaluation, evaluate_many
+from kmeans_spark.preprocess import parse_preprocess
 from kmeans_spark.readers import read_dataset
 from kmeans_spark.schema import N_CLASSES, N_PIXELS, UNLABELLED
+from kmeans_spark.variants.algorithms import KMEANS, assign
+from kmeans_spark.variants.experiment import VariantParams, evaluate_variants
+from kmeans_spark.variants.features import FeatureSpace, feature_blocks
 
 PREDICTIONS_SCHEMA = StructType(
     [
@@ -103,11 +108,63 @@ def predict_block(
     )
 
 
+def variant_space(variant: Mapping[str, Any] | None) -> FeatureSpace | None:
+    """The feature space of a model's ``variant`` record (model.json); None for plain k-means.
+
+    Raises
+    ------
+    UsageError
+        A record that names an unknown algorithm or preprocessing step.
+    """
+    if variant is None:
+        return None
+    try:
+        params = VariantParams(
+            str(variant["algorithm"]),
+            parse_preprocess(",".join(variant.get("preprocess") or [])),
+            bool(variant.get("per_class", False)),
+        )
+    except (KeyError, TypeError) as exc:
+        raise UsageError(f"model variant {dict(variant)!r} is not readable ({exc})") from None
+    return None if params.is_plain else params.space
+
+
+def predict_variant_block(
+    block: DigitBlock,
+    space: FeatureSpace,
+    centroids: npt.NDArray[np.float64],
+    centroid_labels: npt.NDArray[np.int64],
+) -> list[PredictionRow]:
+    """:func:`predict_block` for a variant: the digits preprocessed, its own distance.
+
+    ``distance`` is the Euclidean distance (k-means), the L1 distance
+    (k-medians) or ``1 - cosine`` (spherical) to the assigned centre, in the
+    model's feature space.
+    """
+    features = space.transform(block.pixels)
+    clusters, cost = assign(space.algorithm, features, centroids)
+    distances = np.sqrt(cost) if space.algorithm == KMEANS else cost
+    labels: list[int | None] = [
+        None if label == UNLABELLED else label for label in block.labels.tolist()
+    ]
+    return list(
+        zip(
+            block.ids.tolist(),
+            labels,
+            centroid_labels[clusters].tolist(),
+            clusters.tolist(),
+            distances.tolist(),
+            strict=True,
+        )
+    )
+
+
 def predict(
     spark: SparkSession,
     blocks: DigitBlocks,
     centroids: npt.ArrayLike,
     centroid_labels: npt.ArrayLike,
+    variant: Mapping[str, Any] | None = None,
 ) -> DataFrame:
     """Classify cached digits by their nearest centroid, one numpy pass per block.
 
@@ -120,6 +177,9 @@ def predict(
     centroids : array_like of float, shape (k, 784)
     centroid_labels : array_like of int, shape (k,)
         Label of each centroid, ``-1`` for none.
+    variant : mapping, optional
+        The model's ``variant`` record (model.json): its preprocessing and
+        distance are applied; None or plain k-means: raw pixels, Euclidean.
 
     Returns
     -------
@@ -134,13 +194,24 @@ def predict(
         Centroids not of shape (k, 784), or labels not one per centroid in -1..9.
     """
     values, labels = _checked_model(centroids, centroid_labels)
-    prepared = blocks.rdd.context.broadcast(PreparedCentroids.of(values))
-    rows: RDD[Any] = blocks.rdd.flatMap(lambda kv: predict_block(kv[1], prepared.value, labels))
+    space = variant_space(variant)
+    rows: RDD[Any]
+    if space is not None:
+        shared = blocks.rdd.context.broadcast(values)
+        rows = blocks.rdd.flatMap(
+            lambda kv: predict_variant_block(kv[1], space, shared.value, labels)
+        )
+    else:
+        prepared = blocks.rdd.context.broadcast(PreparedCentroids.of(values))
+        rows = blocks.rdd.flatMap(lambda kv: predict_block(kv[1], prepared.value, labels))
     return spark.createDataFrame(rows, PREDICTIONS_SCHEMA)
 
 
 def evaluate(
-    blocks: DigitBlocks, centroids: npt.ArrayLike, centroid_labels: npt.ArrayLike
+    blocks: DigitBlocks,
+    centroids: npt.ArrayLike,
+    centroid_labels: npt.ArrayLike,
+    variant: Mapping[str, Any] | None = None,
 ) -> Evaluation | None:
     """Score the predictions of the labelled digits, as the train job scores held-out sets.
 
@@ -153,6 +224,8 @@ def evaluate(
     blocks : DigitBlocks
     centroids : array_like of float, shape (k, 784)
     centroid_labels : array_like of int, shape (k,)
+    variant : mapping, optional
+        As for :func:`predict`.
 
     Returns
     -------
@@ -162,6 +235,14 @@ def evaluate(
     values, labels = _checked_model(centroids, centroid_labels)
     if blocks.summary.labelled == 0:
         return None
+    space = variant_space(variant)
+    if space is not None:
+        features = feature_blocks(blocks, space)
+        try:
+            (evaluation,) = evaluate_variants(features, space, [(values, labels)])
+        finally:
+            features.unpersist()
+        return evaluation
     (evaluation,) = evaluate_many(blocks, [(values, labels)])
     return evaluation
 

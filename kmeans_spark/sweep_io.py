@@ -36,7 +36,7 @@ from pyspark.sql import SparkSession
 
 from kmeans_spark.experiment import ExperimentResult, SweepResult
 from kmeans_spark.figures import error_by_k_plot, save_figure
-from kmeans_spark.model_io import restarts_record, write_model_files
+from kmeans_spark.model_io import restarts_record, variant_record, write_model_files
 from kmeans_spark.runs import run_id_or_application_id
 from kmeans_spark.storage import OutputDir, active_session, publish_dir
 
@@ -108,6 +108,7 @@ def sweep_record(
         "seconds": result.seconds["total"],
         "timings": result.seconds,
         "passes": result.passes,
+        "variant": variant_record(first),
         "params": {
             "ks": [experiment.params.k for experiment in result.experiments],
             "seed": params.seed,

@@ -131,6 +131,7 @@ def mllib_kmeans(
     initial: npt.NDArray[np.float64],
     max_iter: int,
     epsilon: float,
+    distance_measure: str = "euclidean",
 ) -> MllibRun:
     """Train MLlib's k-means from given initial centres, as ``KMeans.train(initialModel=...)``.
 
@@ -148,7 +149,7 @@ def mllib_kmeans(
         2,
         float(epsilon),
         [MllibDenseVector(centre) for centre in initial],
-        "euclidean",
+        distance_measure,
     )
     centers = np.array([c.toArray() for c in callJavaFunc(context, java_model.clusterCenters)])
     assignments = np.array(callJavaFunc(context, java_model.predict, points).collect())

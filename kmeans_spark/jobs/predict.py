@@ -90,14 +90,16 @@ def main(argv: list[str] | None = None) -> int:
         args.output = output_for_run(args.output, run_id)
         check_output_dir(spark, args.output, args.overwrite)
         model = load_model(args.model, spark=spark)
+        # The model's own preprocessing and distance (absent: plain k-means of raw pixels).
+        variant = model.model.get("variant")
         rows, source = read_input(spark, args.input, fmt=args.format, labels_path=args.labels)
         blocks = to_blocks(rows, args.partitions)
         try:
-            evaluation = evaluate(blocks, model.centroids, model.centroid_labels)
+            evaluation = evaluate(blocks, model.centroids, model.centroid_labels, variant)
             # Digits are classified in parallel; only the sorted result is written by
             # one task, as one part file in the input's order.
             table = (
-                predict(spark, blocks, model.centroids, model.centroid_labels)
+                predict(spark, blocks, model.centroids, model.centroid_labels, variant)
                 .orderBy("id")
                 .coalesce(1)
             )

@@ -37,7 +37,7 @@ from kmeans_spark.job_logging import (
     report_error,
 )
 from kmeans_spark.job_options import add_pipeline_options
-from kmeans_spark.model_io import MODEL_FILES
+from kmeans_spark.model_io import MODEL_FILES, PLAIN_VARIANT
 from kmeans_spark.readers.paths import join
 from kmeans_spark.report import (
     DEFAULT_GALLERY_LABEL,
@@ -135,6 +135,13 @@ def main(argv: list[str] | None = None) -> int:
             record_name = "sweep.json" if sweep else "model.json"
             shown = join(folder, record_name)
             record = _record(local / record_name, shown)
+            variant = record.get("variant") or PLAIN_VARIANT
+            if variant != PLAIN_VARIANT:
+                raise UsageError(
+                    f"{shown}: report.html is drawn for k-means of raw pixels; this model is "
+                    f"{variant.get('algorithm')} with preprocess {variant.get('preprocess')} "
+                    f"and per_class {variant.get('per_class')}"
+                )
             fetch_files(spark, folder, _page_sources(record, sweep, shown), local)
             digits = read_report_digits(
                 spark, record.get("input", {}), record.get("params", {}), args.input, args.test

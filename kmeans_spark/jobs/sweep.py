@@ -47,15 +47,18 @@ from kmeans_spark.job_options import (
     add_input_options,
     add_resume_option,
     add_training_options,
+    add_variant_options,
     bad_record_policy,
     read_input,
     training_params,
+    variant_params,
 )
 from kmeans_spark.rejects import screened_experiment_data
 from kmeans_spark.report import write_sweep_report
 from kmeans_spark.runs import output_for_run, run_id_or_application_id
 from kmeans_spark.storage import check_output_dir
 from kmeans_spark.sweep_io import write_sweep
+from kmeans_spark.variants import train_variants
 
 logger = logging.getLogger("kmeans_spark.jobs.sweep")
 
@@ -73,6 +76,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--k", help="numbers of clusters: ranges and values, e.g. 5-24,100 (the default)"
     )
     add_training_options(parser)
+    add_variant_options(
+        parser,
+        per_class_help="centres per class, as --k takes them (e.g. 10,100): learn that many "
+        "from each digit class's digits, each labelled with its class; replaces --k",
+    )
     add_resume_option(parser)
     return parser
 
@@ -90,7 +98,11 @@ def main(argv: list[str] | None = None) -> int:
             if not options[required]:
                 raise UsageError(f"--{required} is required (on the command line or in --config)")
         policy = bad_record_policy(options)
-        ks = parse_k_list(str(options["k"]))
+        per_class = options["per_class"] is not None
+        ks = parse_k_list(str(options["per_class"] if per_class else options["k"]))
+        variant = variant_params(options, per_class)
+        if not variant.is_plain and options["resume"]:
+            raise UsageError("--resume applies to plain k-means of raw pixels only")
         params = training_params(options, ks[0])
         from pyspark.sql import SparkSession
 
@@ -104,7 +116,12 @@ def main(argv: list[str] | None = None) -> int:
         dataset, sources = read_input(spark, options)
         # Under --on-bad-records skip, too many rejects stop the job here, before training.
         with screened_experiment_data(dataset, params, policy) as (data, bad_records):
-            result = train_sweep(data, params, ks, checkpoint=checkpoint, resume=options["resume"])
+            if variant.is_plain:
+                result = train_sweep(
+                    data, params, ks, checkpoint=checkpoint, resume=options["resume"]
+                )
+            else:
+                result = train_variants(data, params, variant, ks)
             held_out, held_out_name = data.held_out
             output = write_sweep(
                 output_path,
@@ -115,7 +132,10 @@ def main(argv: list[str] | None = None) -> int:
                 run_id=run_id,
                 bad_records=bad_records.record(),
                 spark_writes=bad_records.write_rejects,
-                extra=lambda staging: write_sweep_report(
+                # report.html shows raw pixels and Euclidean nearest centroids: plain k-means only.
+                extra=None
+                if not variant.is_plain
+                else lambda staging: write_sweep_report(
                     staging,
                     held_out,
                     held_out_name=held_out_name,

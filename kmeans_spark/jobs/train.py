@@ -49,15 +49,19 @@ from kmeans_spark.job_options import (
     add_input_options,
     add_resume_option,
     add_training_options,
+    add_variant_options,
     bad_record_policy,
+    parse_per_class,
     read_input,
     training_params,
+    variant_params,
 )
 from kmeans_spark.model_io import load_centroids, write_model
 from kmeans_spark.rejects import screened_experiment_data
 from kmeans_spark.report import write_model_report
 from kmeans_spark.runs import output_for_run, run_id_or_application_id
 from kmeans_spark.storage import check_output_dir
+from kmeans_spark.variants import train_variants
 
 logger = logging.getLogger("kmeans_spark.jobs.train")
 
@@ -73,6 +77,11 @@ def build_parser() -> argparse.ArgumentParser:
     add_input_options(parser)
     parser.add_argument("--k", type=int, help="number of clusters (default 16)")
     add_training_options(parser)
+    add_variant_options(
+        parser,
+        per_class_help="learn K centres from each digit class's training digits (10 K in all), "
+        "each labelled with its class; replaces --k",
+    )
     parser.add_argument(
         "--init-centroids",
         metavar="FILE.npy",
@@ -95,6 +104,10 @@ def main(argv: list[str] | None = None) -> int:
             if not options[required]:
                 raise UsageError(f"--{required} is required (on the command line or in --config)")
         policy = bad_record_policy(options)
+        per_class = parse_per_class(options["per_class"])
+        variant = variant_params(options, per_class is not None)
+        if not variant.is_plain and options["resume"]:
+            raise UsageError("--resume applies to plain k-means of raw pixels only")
         from pyspark.sql import SparkSession
 
         # Started before the checks: Hadoop, in Spark's JVM, answers for the output
@@ -110,13 +123,17 @@ def main(argv: list[str] | None = None) -> int:
             if options["init_centroids"]
             else None
         )
-        params = training_params(options, options["k"], init)
+        k = per_class if per_class is not None else options["k"]
+        params = training_params(options, k, init)
         dataset, sources = read_input(spark, options)
         # Under --on-bad-records skip, too many rejects stop the job here, before training.
         with screened_experiment_data(dataset, params, policy) as (data, bad_records):
-            (result,) = train_sweep(
-                data, params, [params.k], checkpoint=checkpoint, resume=options["resume"]
-            ).experiments
+            if variant.is_plain:
+                (result,) = train_sweep(
+                    data, params, [params.k], checkpoint=checkpoint, resume=options["resume"]
+                ).experiments
+            else:
+                (result,) = train_variants(data, params, variant, [params.k]).experiments
             held_out, held_out_name = data.held_out
             output = write_model(
                 output_path,
@@ -127,7 +144,10 @@ def main(argv: list[str] | None = None) -> int:
                 run_id=run_id,
                 bad_records=bad_records.record(),
                 spark_writes=bad_records.write_rejects,
-                extra=lambda staging: write_model_report(
+                # report.html shows raw pixels and Euclidean nearest centroids: plain k-means only.
+                extra=None
+                if not variant.is_plain
+                else lambda staging: write_model_report(
                     staging,
                     held_out,
                     held_out_name=held_out_name,
