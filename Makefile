@@ -17,7 +17,7 @@ export SPARK_CONF_DIR        := $(CURDIR)/conf
 export PYSPARK_PYTHON        := $(CURDIR)/$(PYTHON)
 export PYSPARK_DRIVER_PYTHON := $(CURDIR)/$(PYTHON)
 
-.PHONY: setup fetch run sweep predict report test lint package cluster-up cluster-down bench bench-quick bench-sweep clean
+.PHONY: setup fetch run sweep predict report compare-variants test lint package cluster-up cluster-down bench bench-quick bench-sweep clean
 
 setup: $(VENV)/.installed
 
@@ -51,6 +51,13 @@ report: setup
 
 test: setup
 	$(PYTHON) -m pytest $(PYTEST_ARGS)
+
+# Issue 8's table: k-means, k-medians, spherical, per-class and deskewed variants on the
+# official test digits (about 30 minutes on two cores; QUICK=--quick for a few minutes).
+QUICK ?=
+compare-variants: fetch
+	$(SPARK_SUBMIT) --driver-memory 6g jobs/compare_variants.py --input $(DATA_DIR) \
+		--output runs/variants --overwrite $(QUICK)
 
 # Benchmarks print and save their figures (benchmark.json, .md, .png); they are not tests.
 BENCH_INPUT ?= $(DATA_DIR)

@@ -50,6 +50,7 @@ COMMANDS: dict[str, Command] = {
     "bench": Command("benchmark", "seconds per Lloyd iteration beside MLlib, scikit-learn"),
     "bench-sweep": Command("bench_sweep", "the batched sweep against one run per k"),
     "profile": Command("profile_iteration", "where a Lloyd iteration's time goes"),
+    "compare-variants": Command("compare_variants", "test error of the k-means variants"),
 }
 
 

@@ -115,7 +115,7 @@ def metrics_record(
     params = result.params
     record: dict[str, Any] = {
         "run_id": run_id,
-        "k": params.k,
+        "k": int(result.model.centroids.shape[0]),
         "variant": variant_record(result),
         "seed": params.seed,
         "init": params.init_name,
@@ -151,9 +151,15 @@ PLAIN_VARIANT: dict[str, Any] = {"algorithm": "k-means", "preprocess": [], "per_
 def variant_record(result: ExperimentResult) -> dict[str, Any]:
     """``{"algorithm", "preprocess", "per_class"}``: how the model's features and centres are made.
 
-    ``per_class`` models hold ``k`` centres per class, in class order.
+    A ``per_class`` model holds ``k_per_class`` centres for each class, in class
+    order (its ``k`` is their total).
     """
-    return dict(result.variant) if result.variant is not None else dict(PLAIN_VARIANT)
+    if result.variant is None:
+        return dict(PLAIN_VARIANT)
+    record = dict(result.variant)
+    if record.get("per_class"):
+        record["k_per_class"] = result.params.k
+    return record
 
 
 def model_record(
@@ -165,7 +171,7 @@ def model_record(
         "format_version": MODEL_FORMAT_VERSION,
         "run_id": run_id,
         "algorithm": "lloyd",
-        "k": params.k,
+        "k": int(result.model.centroids.shape[0]),
         "n_features": N_PIXELS,
         "centroid_labels": result.centroid_labels.tolist(),
         "variant": variant_record(result),

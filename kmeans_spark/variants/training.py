@@ -245,8 +245,8 @@ def fit_variants(
             run.history.append(stats)
             if on_iteration is not None:
                 on_iteration(run.index, stats)
-            logger.info(
-                "%s%s iteration %d: max shift %.6g, cost %.6g",
+            logger.debug(
+                "%s%siteration %d: max shift %.6g, cost %.6g",
                 run.model.name,
                 " " if run.model.name else "",
                 stats.iteration,
@@ -271,4 +271,18 @@ def fit_variants(
             run.counted = None
             if len(run.history) >= max_iter:
                 run.training = False
+        training = [r for r in members if r.training]
+        logger.info(
+            "pass: %d models, %d still training, largest shift %.6g, %.2f s",
+            len(members),
+            len(training),
+            max((r.history[-1].max_shift for r in training), default=0.0),
+            seconds,
+            extra={
+                "event": "pass",
+                "models": len(members),
+                "training": len(training),
+                "seconds": seconds,
+            },
+        )
     return [run.result() for run in runs]
