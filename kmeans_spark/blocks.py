@@ -11,6 +11,7 @@ shuffle (see :mod:`kmeans_spark.lloyd`).
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
@@ -22,6 +23,11 @@ from kmeans_spark.errors import InputError, raise_input_errors
 from kmeans_spark.schema import N_CLASSES, N_PIXELS, UNLABELLED
 
 Row = tuple[int, "int | None", bytes]
+
+logger = logging.getLogger(__name__)
+
+LARGE_BLOCK_DIGITS = 30_000
+"""Blocks of more digits (23.5 MB) are logged with a hint to raise the partitions."""
 
 
 @dataclass(frozen=True)
@@ -261,4 +267,17 @@ def to_blocks(rows: RDD[Row], num_partitions: int | None = None) -> DigitBlocks:
     if result.num_digits == 0:
         result.unpersist()
         raise InputError("no digits in the input")
+    per_block = result.num_digits / partitions
+    if per_block > LARGE_BLOCK_DIGITS:
+        # Each block is one record in the JVM (the driver's, in local mode): past a few
+        # tens of MB, a 1 GB heap runs out (docs/reliability.md, "Memory").
+        logger.warning(
+            "%d digits in %d partitions: blocks of %.0f MB; with a small executor or driver "
+            "heap, pass --partitions %d or more",
+            result.num_digits,
+            partitions,
+            per_block * N_PIXELS / 1e6,
+            -(-result.num_digits // LARGE_BLOCK_DIGITS),
+            extra={"event": "large_blocks", "partitions": partitions},
+        )
     return result

@@ -351,6 +351,8 @@ class BlockPasses:
         if self._passes:
             # One clean-up task per partition reaches most executors; the application's
             # own clean-up removes whatever another executor still holds.
-            self.blocks.rdd.foreachPartition(_remove_states(self._token))
+            # Over the small references to the local copies where there are some: over the
+            # cached blocks, every task would load its whole block only to remove a folder.
+            self._source().foreachPartition(_remove_states(self._token))
         if self.resident is not None:
             self.resident.remove()

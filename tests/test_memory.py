@@ -225,3 +225,22 @@ def test_training_on_a_million_digits_with_a_1g_driver(spark, mnist_dir, tmp_pat
     assert centroids.shape == (K, 784)
     assert np.all(np.isfinite(centroids)) and centroids.min() >= 0 and centroids.max() <= 255
     assert (output / "_SUCCESS").exists()
+
+
+def test_large_blocks_are_logged_with_the_partitions_to_pass(spark, monkeypatch, caplog) -> None:
+    import logging
+
+    from support import blocks_from_arrays
+
+    import kmeans_spark.blocks as blocks_module
+
+    pixels = np.arange(30 * 784).reshape(30, 784).astype(np.uint8)
+    monkeypatch.setattr(blocks_module, "LARGE_BLOCK_DIGITS", 10)
+    with caplog.at_level(logging.WARNING, logger="kmeans_spark.blocks"):
+        blocks_from_arrays(spark, pixels, partitions=2).unpersist()
+    assert "30 digits in 2 partitions" in caplog.text
+    assert "--partitions 3 or more" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="kmeans_spark.blocks"):
+        blocks_from_arrays(spark, pixels, partitions=3).unpersist()
+    assert "partitions" not in caplog.text
