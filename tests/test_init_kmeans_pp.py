@@ -138,7 +138,7 @@ def _inertia(pixels: np.ndarray, centroids: np.ndarray) -> int:
 def test_initial_inertia_on_mnist_is_near_scikit_learns(spark, mnist_dir) -> None:
     sklearn_cluster = pytest.importorskip("sklearn.cluster")
     images, _ = load_mnist_numpy(mnist_dir)
-    pixels = np.ascontiguousarray(images[-45_000:])
+    pixels = np.ascontiguousarray(images[-20_000:])
     blocks = blocks_from_arrays(spark, pixels, partitions=2)
     k, seeds = 100, (0, 1)
     reference = np.mean(
