@@ -15,11 +15,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from pyspark import RDD
 from pyspark.sql import SparkSession
 
 from kmeans_spark.blocks import DigitBlocks, to_blocks
 from kmeans_spark.errors import InputError
-from kmeans_spark.readers import read_rows
+from kmeans_spark.readers import FAIL, Row, read_dataset, read_rows
 from kmeans_spark.split import SPLIT_HEAD, split_train_validation
 
 _IDX_LABELLED = re.compile(r"^(?P<images>.+) \(labels: (?P<labels>.+)\)$")
@@ -69,12 +70,22 @@ def source_paths(description: str) -> tuple[str, str | None, str | None]:
     return description, None, None
 
 
+def _good_rows(
+    spark: SparkSession, path: str, fmt: str | None, labels: str | None, bad_records: str
+) -> RDD[Row]:
+    """The digits of one input; under ``skip``, without its bad records."""
+    if bad_records == FAIL:
+        return read_rows(spark, path, fmt, labels)
+    return read_dataset(spark, path, fmt, labels, bad_records=bad_records).train
+
+
 def read_report_digits(
     spark: SparkSession,
     source: Mapping[str, Any],
     params: Mapping[str, Any],
     train_path: str | None = None,
     test_path: str | None = None,
+    bad_records: str = FAIL,
 ) -> ReportDigits:
     """Read a model's (or a sweep's) input again and split it as training did.
 
@@ -90,6 +101,10 @@ def read_report_digits(
     train_path, test_path : str, optional
         Read these instead of the recorded inputs (moved data); their format is
         detected from the name.
+    bad_records : {"fail", "skip"}
+        The policy the model was trained with (``bad_records`` of
+        ``metrics.json``): under ``skip`` the bad records are left out again, so
+        the fingerprint matches.
 
     Returns
     -------
@@ -109,7 +124,7 @@ def read_report_digits(
         (train_path, None, None) if train_path is not None else source_paths(str(recorded))
     )
     partitions = params.get("partitions")
-    everything = to_blocks(read_rows(spark, path, fmt, labels), partitions)
+    everything = to_blocks(_good_rows(spark, path, fmt, labels, bad_records), partitions)
     expected = source.get("fingerprint")
     if expected is not None and everything.fingerprint != expected:
         everything.unpersist()
@@ -132,5 +147,5 @@ def read_report_digits(
     path, labels, fmt = (
         (test_path, None, None) if test_path is not None else source_paths(str(test_source))
     )
-    test = to_blocks(read_rows(spark, path, fmt, labels), partitions)
+    test = to_blocks(_good_rows(spark, path, fmt, labels, bad_records), partitions)
     return ReportDigits(train, test, "test")

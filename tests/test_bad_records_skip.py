@@ -392,3 +392,18 @@ def test_a_reject_line_is_one_json_object_with_the_documented_keys() -> None:
     }
     assert "\n" not in reject_json_line(("train", reject))
     assert reject.message == "/d/x.csv: line 3: label 'é' is not an integer"
+
+
+def test_the_report_of_a_skip_model_is_rebuilt_without_its_bad_records(
+    spark: SparkSession, tmp_path: Path, inputs: Path
+) -> None:
+    from kmeans_spark.jobs.report import main as report_main
+
+    digits = make_digits(N_DIGITS, seed=3)
+    path = damaged_jsonl(inputs, digits)
+    code, out = train(tmp_path, "--input", str(path), *SKIP, "--max-bad-fraction", "0.1")
+    assert code == EXIT_OK
+    (out / "report.html").unlink()
+    # The same digits as in training: the fingerprint check passes, the page is drawn.
+    assert report_main(["--model", str(out)]) == EXIT_OK
+    assert (out / "report.html").exists()

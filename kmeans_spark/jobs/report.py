@@ -38,6 +38,7 @@ from kmeans_spark.job_logging import (
 )
 from kmeans_spark.job_options import add_pipeline_options
 from kmeans_spark.model_io import MODEL_FILES, PLAIN_VARIANT
+from kmeans_spark.readers import BAD_RECORD_POLICIES, FAIL
 from kmeans_spark.readers.paths import join
 from kmeans_spark.report import (
     DEFAULT_GALLERY_LABEL,
@@ -113,6 +114,20 @@ def _page_sources(record: dict[str, Any], sweep: bool, shown: str) -> list[str]:
     return names
 
 
+def _trained_policy(local: Path, sweep: bool, record: dict[str, Any]) -> str:
+    """``--on-bad-records`` of the training: from sweep.json, or the model's metrics.json."""
+    bad_records = record.get("bad_records")
+    if not sweep:
+        metrics_path = local / "metrics.json"
+        bad_records = (
+            _record(metrics_path, str(metrics_path)).get("bad_records")
+            if (metrics_path.exists())
+            else None
+        )
+    policy = bad_records.get("policy") if isinstance(bad_records, dict) else None
+    return policy if policy in BAD_RECORD_POLICIES else FAIL
+
+
 @job_entry_point("report")
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
@@ -144,7 +159,12 @@ def main(argv: list[str] | None = None) -> int:
                 )
             fetch_files(spark, folder, _page_sources(record, sweep, shown), local)
             digits = read_report_digits(
-                spark, record.get("input", {}), record.get("params", {}), args.input, args.test
+                spark,
+                record.get("input", {}),
+                record.get("params", {}),
+                args.input,
+                args.test,
+                bad_records=_trained_policy(local, sweep, record),
             )
             try:
                 writer = write_sweep_report if sweep else write_model_report
