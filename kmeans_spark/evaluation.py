@@ -66,20 +66,38 @@ class Evaluation:
         return self.errors / self.size if self.size else float("nan")
 
 
-def _score(
-    block: DigitBlock, assigned: npt.NDArray[np.int32], centroid_labels: npt.NDArray[np.int64]
+def score_assignment(
+    true_labels: npt.NDArray[np.integer],
+    assigned: npt.NDArray[np.integer],
+    centroid_labels: npt.NDArray[np.int64],
 ) -> Evaluation:
-    """Count the outcomes of classifying ``block`` by its assigned centroids' labels."""
+    """Count the outcomes of classifying digits by their assigned centroids' labels.
+
+    Parameters
+    ----------
+    true_labels : ndarray of int, shape (n,)
+        0..9, or -1 for unlabelled digits (classified, not scored).
+    assigned : ndarray of int, shape (n,)
+        Each digit's centroid.
+    centroid_labels : ndarray of int64, shape (k,)
+        ``-1`` for a centroid without a label.
+    """
     predicted = centroid_labels[assigned]
     predicted = np.where(predicted < 0, N_CLASSES, predicted)
-    known = block.labels >= 0
-    pairs = block.labels[known].astype(np.int64) * (N_CLASSES + 1) + predicted[known]
+    known = true_labels >= 0
+    pairs = true_labels[known].astype(np.int64) * (N_CLASSES + 1) + predicted[known]
     confusion = np.bincount(pairs, minlength=N_CLASSES * (N_CLASSES + 1))
     return Evaluation(
         confusion.reshape(N_CLASSES, N_CLASSES + 1),
         np.bincount(assigned, minlength=centroid_labels.shape[0]).astype(np.int64),
         int((~known).sum()),
     )
+
+
+def _score(
+    block: DigitBlock, assigned: npt.NDArray[np.int32], centroid_labels: npt.NDArray[np.int64]
+) -> Evaluation:
+    return score_assignment(block.labels, assigned, centroid_labels)
 
 
 def evaluate_block_many(
@@ -103,7 +121,8 @@ def _merge(left: Evaluation, right: Evaluation) -> Evaluation:
     )
 
 
-def _merge_many(left: list[Evaluation], right: list[Evaluation]) -> list[Evaluation]:
+def merge_many(left: list[Evaluation], right: list[Evaluation]) -> list[Evaluation]:
+    """Evaluations of two parts of the same digits, model by model (for ``treeReduce``)."""
     return [_merge(a, b) for a, b in zip(left, right, strict=True)]
 
 
@@ -139,7 +158,7 @@ def evaluate_many(
     try:
         return blocks.rdd.map(
             lambda kv: evaluate_block_many(kv[1], prepared.value, labels)
-        ).treeReduce(_merge_many)
+        ).treeReduce(merge_many)
     finally:
         prepared.destroy()
 

@@ -29,7 +29,7 @@ from pyspark import RDD
 
 from kmeans_spark.blocks import DigitBlock, DigitBlocks
 from kmeans_spark.errors import UsageError
-from kmeans_spark.evaluation import Evaluation, majority_labels
+from kmeans_spark.evaluation import Evaluation, majority_labels, merge_many, score_assignment
 from kmeans_spark.experiment import (
     ExperimentData,
     ExperimentResult,
@@ -214,32 +214,9 @@ def _score_block(
     space: FeatureSpace,
     models: Sequence[tuple[npt.NDArray[np.float64], npt.NDArray[np.int64]]],
 ) -> list[Evaluation]:
-    evaluations = []
-    for centres, centre_labels in models:
-        assigned, _ = assign(space.algorithm, block.features, centres)
-        predicted = centre_labels[assigned]
-        predicted = np.where(predicted < 0, N_CLASSES, predicted)
-        known = block.labels >= 0
-        pairs = block.labels[known].astype(np.int64) * (N_CLASSES + 1) + predicted[known]
-        confusion = np.bincount(pairs, minlength=N_CLASSES * (N_CLASSES + 1))
-        evaluations.append(
-            Evaluation(
-                confusion.reshape(N_CLASSES, N_CLASSES + 1),
-                np.bincount(assigned, minlength=centres.shape[0]).astype(np.int64),
-                int((~known).sum()),
-            )
-        )
-    return evaluations
-
-
-def _merge_evaluations(left: list[Evaluation], right: list[Evaluation]) -> list[Evaluation]:
     return [
-        Evaluation(
-            a.confusion + b.confusion,
-            a.cluster_sizes + b.cluster_sizes,
-            a.unlabelled + b.unlabelled,
-        )
-        for a, b in zip(left, right, strict=True)
+        score_assignment(block.labels, assign(space.algorithm, block.features, centres)[0], labels)
+        for centres, labels in models
     ]
 
 
@@ -265,7 +242,7 @@ def evaluate_variants(
     broadcast = features.context.broadcast(list(models))
     try:
         return features.map(lambda kv: _score_block(kv[1], space, broadcast.value)).treeReduce(
-            _merge_evaluations
+            merge_many
         )
     finally:
         broadcast.destroy()
