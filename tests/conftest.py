@@ -29,6 +29,22 @@ def require_data(relative: str) -> Path:
     return path
 
 
+SLOW_FILES_FIRST = (
+    "test_standalone_cluster.py",
+    "test_memory.py",
+    "test_checkpoint.py",
+    "test_determinism.py",
+)
+"""Files that take minutes: collected first, so that ``make test``'s two workers
+(pytest-xdist, ``--dist loadfile``) start them at once instead of ending on them."""
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    rank = {name: position for position, name in enumerate(SLOW_FILES_FIRST)}
+    # A stable sort: the tests of a file keep their order, which some module fixtures rely on.
+    items.sort(key=lambda item: rank.get(item.path.name, len(SLOW_FILES_FIRST)))
+
+
 @pytest.fixture(scope="session")
 def spark() -> SparkSession:
     session = (
