@@ -51,10 +51,11 @@ report: setup
 
 # Two pytest workers, each file on one of them (module fixtures such as the standalone
 # cluster stay whole): Spark jobs wait on the JVM as much as on the CPU, so two overlap
-# well on two cores. PYTEST_WORKERS=0 runs everything in one process.
+# well on two cores; files go out in collection order, the longest first (tests/conftest.py),
+# not largest-first by test count. PYTEST_WORKERS=0 runs everything in one process.
 PYTEST_WORKERS ?= 2
 test: setup
-	$(PYTHON) -m pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
+	$(PYTHON) -m pytest -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder $(PYTEST_ARGS)
 
 # Issue 8's table: k-means, k-medians, spherical, per-class and deskewed variants on the
 # official test digits (about 30 minutes on two cores; QUICK=--quick for a few minutes).
