@@ -29,7 +29,7 @@ from kmeans_spark.benchmark import (
 )
 from kmeans_spark.blocks import DigitBlocks, concat_blocks, to_blocks
 from kmeans_spark.readers import read_dataset
-from kmeans_spark.synthetic import shifted_digits
+from kmeans_spark.synthetic import shifted_digits, synthetic_rows
 
 logger = logging.getLogger(__name__)
 MNIST_SIZE = 60_000
@@ -64,22 +64,6 @@ class Plan:
     seed: int
     partitions: int
     budget_seconds: float
-
-
-def synthetic_rows(
-    spark: Any, base: np.ndarray, labels: np.ndarray, n: int, seed: int, slices: int
-) -> Any:
-    """Rows of n shifted digits, made on the executors from the broadcast base digits."""
-    shared = spark.sparkContext.broadcast((base, labels))
-
-    def make(slice_index: int) -> Any:
-        images, base_labels = shared.value
-        ids = np.arange(slice_index * n // slices, (slice_index + 1) * n // slices)
-        pixels, digit_labels = shifted_digits(images, base_labels, ids, seed)
-        for i, digit_id in enumerate(ids.tolist()):
-            yield digit_id, int(digit_labels[i]), pixels[i].tobytes()
-
-    return spark.sparkContext.parallelize(range(slices), slices).flatMap(make)
 
 
 class Budget:
@@ -149,7 +133,9 @@ def run_benchmark(spark: Any, plan: Plan) -> dict[str, Any]:
             blocks, features, pixels = mnist_blocks, mnist_features, base
         else:
             # Several slices per partition keep each task's memory modest at large n.
-            rows = synthetic_rows(spark, base, base_labels, n, plan.seed, 4 * partitions)
+            rows = synthetic_rows(
+                spark.sparkContext, base, base_labels, n, plan.seed, 4 * partitions
+            )
             blocks = to_blocks(rows, partitions)
             pixels, _ = shifted_digits(base, base_labels, np.arange(n), plan.seed)
             features = None
